@@ -1,0 +1,373 @@
+//! One connection, either side: a reader task that routes responses to waiting callers by
+//! opaque and hands requests to an inbound handler, and a writer task that drains a bounded
+//! queue with vectored writes (bodies go to the socket straight from their buffers).
+//!
+//! Invariants: a pending call is removed exactly once (by its response, its timeout, or the
+//! close); closing fails every pending call; the writer queue is bounded, so a peer that stops
+//! reading blocks its own senders instead of growing memory.
+
+use std::collections::HashMap;
+use std::io::IoSlice;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, Bytes};
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use crate::codec::{FrameLimits, RemotingCodec};
+use crate::error::RemotingError;
+use crate::protocol::command::{write_frame_prefix, RemotingCommand, FLAG_RESPONSE};
+
+/// Receives what a peer sends on a channel other than responses to our own calls.
+pub trait InboundHandler: Send + Sync + 'static {
+    /// A request (or oneway request) arrived. Must not block: spawn for real work.
+    fn on_request(&self, channel: &Channel, request: RemotingCommand);
+    /// The channel closed (peer gone, idle, decode error or shutdown).
+    fn on_close(&self, _channel: &Channel) {}
+}
+
+/// Settings of one connection.
+#[derive(Debug, Clone, Copy)]
+pub struct ChannelConfig {
+    pub limits: FrameLimits,
+    /// Close after this long with nothing read (Java: 120 s).
+    pub idle_timeout: Duration,
+    /// Commands queued for writing before senders wait.
+    pub write_queue: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            limits: FrameLimits::default(),
+            idle_timeout: Duration::from_secs(120),
+            write_queue: 4096,
+        }
+    }
+}
+
+static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A cheap, cloneable handle to one connection.
+#[derive(Clone)]
+pub struct Channel {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: u64,
+    peer: SocketAddr,
+    tx: mpsc::Sender<RemotingCommand>,
+    pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
+    next_opaque: AtomicI32,
+    closed: CancellationToken,
+}
+
+impl std::fmt::Debug for Channel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Channel#{}({})", self.inner.id, self.inner.peer)
+    }
+}
+
+impl PartialEq for Channel {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.id == other.inner.id
+    }
+}
+impl Eq for Channel {}
+impl std::hash::Hash for Channel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.inner.id.hash(state)
+    }
+}
+
+impl Channel {
+    /// Starts the reader and writer tasks of `stream`; they end when the peer closes, on a
+    /// protocol error, after the idle timeout, or when `shutdown` is cancelled.
+    pub fn spawn(
+        stream: TcpStream,
+        config: ChannelConfig,
+        handler: Arc<dyn InboundHandler>,
+        shutdown: CancellationToken,
+    ) -> std::io::Result<Channel> {
+        let peer = stream.peer_addr()?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        let (tx, rx) = mpsc::channel(config.write_queue.max(1));
+        let closed = shutdown.child_token();
+        let channel = Channel {
+            inner: Arc::new(Inner {
+                id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
+                peer,
+                tx,
+                pending: Mutex::new(HashMap::new()),
+                next_opaque: AtomicI32::new(1),
+                closed,
+            }),
+        };
+        tokio::spawn(write_loop(write, rx, channel.inner.closed.clone(), peer));
+        let reader = channel.clone();
+        tokio::spawn(async move {
+            reader
+                .read_loop(
+                    FramedRead::new(read, RemotingCodec::new(config.limits)),
+                    config,
+                    &*handler,
+                )
+                .await;
+            reader.close();
+            reader.fail_pending();
+            handler.on_close(&reader);
+        });
+        Ok(channel)
+    }
+
+    async fn read_loop(
+        &self,
+        mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
+        config: ChannelConfig,
+        handler: &dyn InboundHandler,
+    ) {
+        loop {
+            let next = tokio::select! {
+                _ = self.inner.closed.cancelled() => return,
+                next = tokio::time::timeout(config.idle_timeout, frames.next()) => next,
+            };
+            match next {
+                Err(_) => {
+                    tracing::info!(peer = %self.inner.peer, "closing idle connection");
+                    return;
+                }
+                Ok(None) => return,
+                Ok(Some(Err(e))) => {
+                    tracing::warn!(peer = %self.inner.peer, error = %e, "closing connection: bad frame");
+                    return;
+                }
+                Ok(Some(Ok(cmd))) => {
+                    if cmd.flag & FLAG_RESPONSE != 0 {
+                        let waiter = self.lock_pending().remove(&cmd.opaque);
+                        match waiter {
+                            Some(w) => {
+                                let _ = w.send(cmd);
+                            }
+                            None => {
+                                tracing::debug!(peer = %self.inner.peer, opaque = cmd.opaque, "response with no waiting call")
+                            }
+                        }
+                    } else {
+                        handler.on_request(self, cmd);
+                    }
+                }
+            }
+        }
+    }
+
+    fn lock_pending(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<i32, oneshot::Sender<RemotingCommand>>> {
+        // A poisoned map only means another task panicked mid-insert; the map itself is intact.
+        self.inner.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn fail_pending(&self) {
+        self.lock_pending().clear();
+    }
+
+    pub fn id(&self) -> u64 {
+        self.inner.id
+    }
+
+    pub fn peer_addr(&self) -> SocketAddr {
+        self.inner.peer
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.inner.closed.is_cancelled()
+    }
+
+    /// Closes the connection; pending calls fail.
+    pub fn close(&self) {
+        self.inner.closed.cancel();
+    }
+
+    /// Resolves when the channel has closed.
+    pub async fn closed(&self) {
+        self.inner.closed.cancelled().await
+    }
+
+    /// Queues a command for writing (a response, or a request whose answer nobody awaits).
+    pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        if self.is_closed() {
+            return Err(RemotingError::ConnectionClosed(self.inner.peer.to_string()));
+        }
+        self.inner
+            .tx
+            .send(cmd)
+            .await
+            .map_err(|_| RemotingError::ConnectionClosed(self.inner.peer.to_string()))
+    }
+
+    /// Queues a command without waiting for room; fails if the queue is full.
+    pub fn try_send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        self.inner.tx.try_send(cmd).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => {
+                RemotingError::TooManyRequests(self.inner.peer.to_string())
+            }
+            mpsc::error::TrySendError::Closed(_) => {
+                RemotingError::ConnectionClosed(self.inner.peer.to_string())
+            }
+        })
+    }
+
+    fn next_opaque(&self) -> i32 {
+        self.inner.next_opaque.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends a request and waits for its response, at most `timeout`.
+    pub async fn invoke(
+        &self,
+        mut cmd: RemotingCommand,
+        timeout: Duration,
+    ) -> Result<RemotingCommand, RemotingError> {
+        let started = Instant::now();
+        let opaque = self.next_opaque();
+        cmd.opaque = opaque;
+        cmd.flag &= !FLAG_RESPONSE;
+        let (tx, rx) = oneshot::channel();
+        self.lock_pending().insert(opaque, tx);
+        let guard = PendingGuard {
+            channel: self,
+            opaque,
+        };
+        let result = tokio::time::timeout(timeout, async {
+            self.send(cmd).await?;
+            rx.await
+                .map_err(|_| RemotingError::ConnectionClosed(self.inner.peer.to_string()))
+        })
+        .await;
+        drop(guard);
+        match result {
+            Ok(r) => r,
+            Err(_) => Err(RemotingError::Timeout {
+                addr: self.inner.peer.to_string(),
+                opaque,
+                after: started.elapsed(),
+            }),
+        }
+    }
+
+    /// Sends a oneway request: flag bit 1 set, no response expected.
+    pub async fn invoke_oneway(&self, mut cmd: RemotingCommand) -> Result<(), RemotingError> {
+        cmd.opaque = self.next_opaque();
+        cmd.flag &= !FLAG_RESPONSE;
+        cmd.mark_oneway();
+        self.send(cmd).await
+    }
+}
+
+/// Removes a pending call's entry however the call ends (response, timeout, cancellation).
+struct PendingGuard<'a> {
+    channel: &'a Channel,
+    opaque: i32,
+}
+
+impl Drop for PendingGuard<'_> {
+    fn drop(&mut self) {
+        self.channel.lock_pending().remove(&self.opaque);
+    }
+}
+
+/// Most commands gathered into one vectored write.
+const WRITE_BATCH: usize = 64;
+
+async fn write_loop(
+    mut write: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<RemotingCommand>,
+    closed: CancellationToken,
+    peer: SocketAddr,
+) {
+    let mut chunks: Vec<Bytes> = Vec::with_capacity(WRITE_BATCH * 2);
+    loop {
+        let first = tokio::select! {
+            _ = closed.cancelled() => break,
+            cmd = rx.recv() => match cmd { Some(c) => c, None => break },
+        };
+        push_frame(&mut chunks, &first);
+        let mut n = 1;
+        while n < WRITE_BATCH {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    push_frame(&mut chunks, &cmd);
+                    n += 1;
+                }
+                Err(_) => break,
+            }
+        }
+        let res = tokio::select! {
+            _ = closed.cancelled() => break,
+            res = write_all_vectored(&mut write, &mut chunks) => res,
+        };
+        if let Err(e) = res {
+            tracing::debug!(%peer, error = %e, "write failed; closing connection");
+            closed.cancel();
+            break;
+        }
+    }
+    let _ = write.shutdown().await;
+}
+
+fn push_frame(chunks: &mut Vec<Bytes>, cmd: &RemotingCommand) {
+    let header = cmd.encode_header();
+    let mut prefix = bytes::BytesMut::with_capacity(8 + header.len());
+    write_frame_prefix(
+        &mut prefix,
+        cmd.serialize_type,
+        header.len(),
+        cmd.body.len(),
+    );
+    prefix.extend_from_slice(&header);
+    chunks.push(prefix.freeze());
+    for part in cmd.body.parts() {
+        if !part.is_empty() {
+            chunks.push(part.clone());
+        }
+    }
+}
+
+async fn write_all_vectored(
+    w: &mut OwnedWriteHalf,
+    chunks: &mut Vec<Bytes>,
+) -> std::io::Result<()> {
+    let mut start = 0;
+    while start < chunks.len() {
+        let slices: Vec<IoSlice<'_>> = chunks[start..]
+            .iter()
+            .take(256)
+            .map(|c| IoSlice::new(c))
+            .collect();
+        let mut written = w.write_vectored(&slices).await?;
+        if written == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        while written > 0 && start < chunks.len() {
+            let len = chunks[start].len();
+            if written >= len {
+                written -= len;
+                start += 1;
+            } else {
+                chunks[start].advance(written);
+                written = 0;
+            }
+        }
+    }
+    chunks.clear();
+    Ok(())
+}

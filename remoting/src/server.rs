@@ -1,0 +1,248 @@
+//! The remoting server: accepts connections (up to a cap), runs a `Channel` for each, and
+//! dispatches every request to the processor registered for its code.
+//!
+//! Unknown codes get REQUEST_CODE_NOT_SUPPORTED with Java's remark; a full processor gets
+//! SYSTEM_BUSY; a processor that panics gets SYSTEM_ERROR (the process and other connections
+//! carry on). Shutdown: cancel the token; the accept loop stops and every channel closes.
+
+use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::FutureExt;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use crate::channel::{Channel, ChannelConfig, InboundHandler};
+use crate::processor::ProcessorTable;
+use crate::protocol::command::{RemotingCommand, FLAG_RESPONSE};
+use crate::protocol::response_code;
+
+/// Told about connections opening and closing (broker liveness, client channels).
+pub trait ChannelEventListener: Send + Sync + 'static {
+    fn on_channel_connect(&self, _channel: &Channel) {}
+    fn on_channel_close(&self, _channel: &Channel) {}
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub channel: ChannelConfig,
+    /// Most connections served at once; more are closed on accept.
+    pub max_connections: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            channel: ChannelConfig::default(),
+            max_connections: 65_536,
+        }
+    }
+}
+
+struct Dispatcher {
+    table: ProcessorTable,
+    events: Option<Arc<dyn ChannelEventListener>>,
+}
+
+impl InboundHandler for Dispatcher {
+    fn on_request(&self, channel: &Channel, request: RemotingCommand) {
+        let Some(reg) = self.table.lookup(request.code) else {
+            let remark = format!(" request type {} not supported", request.code);
+            tracing::warn!(peer = %channel.peer_addr(), code = request.code, "request code not supported");
+            reply(
+                channel,
+                &request,
+                response_code::REQUEST_CODE_NOT_SUPPORTED,
+                remark,
+            );
+            return;
+        };
+        if reg.processor.reject_request() {
+            reply(
+                channel,
+                &request,
+                response_code::SYSTEM_BUSY,
+                "[REJECTREQUEST]system busy, start flow control for a while".into(),
+            );
+            return;
+        }
+        let permit = match &reg.limit {
+            Some(sem) => match sem.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) => {
+                    tracing::warn!(peer = %channel.peer_addr(), code = request.code, "too many requests in flight; answering SYSTEM_BUSY");
+                    reply(
+                        channel,
+                        &request,
+                        response_code::SYSTEM_BUSY,
+                        "[OVERLOAD]system busy, start flow control for a while".into(),
+                    );
+                    return;
+                }
+            },
+            None => None,
+        };
+        let processor = reg.processor.clone();
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            let _permit = permit;
+            let oneway = request.is_oneway();
+            let opaque = request.opaque;
+            let code = request.code;
+            let for_error = RemotingCommand {
+                opaque,
+                serialize_type: request.serialize_type,
+                ..RemotingCommand::default()
+            };
+            let outcome = AssertUnwindSafe(processor.process(&channel, request))
+                .catch_unwind()
+                .await;
+            let response = match outcome {
+                Ok(r) => r,
+                Err(_) => {
+                    tracing::error!(peer = %channel.peer_addr(), code, "processor panicked");
+                    Some(RemotingCommand::response_to(
+                        &for_error,
+                        response_code::SYSTEM_ERROR,
+                        Some("process request failed: internal error".into()),
+                    ))
+                }
+            };
+            if let (Some(mut resp), false) = (response, oneway) {
+                resp.opaque = opaque;
+                resp.flag |= FLAG_RESPONSE;
+                let _ = channel.send(resp).await;
+            }
+        });
+    }
+
+    fn on_close(&self, channel: &Channel) {
+        tracing::info!(peer = %channel.peer_addr(), "connection closed");
+        if let Some(ev) = &self.events {
+            ev.on_channel_close(channel);
+        }
+    }
+}
+
+fn reply(channel: &Channel, request: &RemotingCommand, code: i32, remark: String) {
+    if request.is_oneway() {
+        return;
+    }
+    let resp = RemotingCommand::response_to(request, code, Some(remark));
+    let _ = channel.try_send(resp);
+}
+
+/// A running server; dropping it does not stop it, `shutdown` does.
+pub struct RemotingServer {
+    local_addr: SocketAddr,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RemotingServer {
+    /// Binds `addr` and starts serving `table`.
+    pub async fn bind(
+        addr: SocketAddr,
+        table: ProcessorTable,
+        config: ServerConfig,
+        events: Option<Arc<dyn ChannelEventListener>>,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(addr).await?;
+        Ok(Self::start(listener, table, config, events))
+    }
+
+    /// Serves `table` on an already bound listener.
+    pub fn start(
+        listener: TcpListener,
+        table: ProcessorTable,
+        config: ServerConfig,
+        events: Option<Arc<dyn ChannelEventListener>>,
+    ) -> Self {
+        let local_addr = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let shutdown = CancellationToken::new();
+        let dispatcher = Arc::new(Dispatcher {
+            table,
+            events: events.clone(),
+        });
+        let task = tokio::spawn(accept_loop(
+            listener,
+            dispatcher,
+            events,
+            config,
+            shutdown.clone(),
+        ));
+        Self {
+            local_addr,
+            shutdown,
+            task,
+        }
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A token cancelled when the server shuts down.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Stops accepting, closes every connection, and waits for the accept loop to end.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.task.await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    dispatcher: Arc<Dispatcher>,
+    events: Option<Arc<dyn ChannelEventListener>>,
+    config: ServerConfig,
+    shutdown: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(config.max_connections.max(1)));
+    let mut backoff = Duration::from_millis(5);
+    loop {
+        let accepted = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, peer) = match accepted {
+            Ok(a) => {
+                backoff = Duration::from_millis(5);
+                a
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "accept failed; retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(1));
+                continue;
+            }
+        };
+        let Ok(permit) = slots.clone().try_acquire_owned() else {
+            tracing::warn!(%peer, max = config.max_connections, "connection refused: too many connections");
+            drop(stream);
+            continue;
+        };
+        let handler: Arc<dyn InboundHandler> = dispatcher.clone();
+        match Channel::spawn(stream, config.channel, handler, shutdown.clone()) {
+            Ok(channel) => {
+                tracing::info!(%peer, "connection opened");
+                if let Some(ev) = &events {
+                    ev.on_channel_connect(&channel);
+                }
+                tokio::spawn(async move {
+                    channel.closed().await;
+                    drop(permit);
+                });
+            }
+            Err(e) => tracing::warn!(%peer, error = %e, "could not set up connection"),
+        }
+    }
+}
