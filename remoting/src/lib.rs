@@ -12,6 +12,7 @@ pub mod client;
 pub mod codec;
 pub mod error;
 pub mod processor;
+pub mod properties;
 pub mod protocol;
 pub mod server;
 

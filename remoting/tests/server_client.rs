@@ -1,4 +1,5 @@
 //! End-to-end behaviour of the server and client over real loopback sockets.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -12,7 +12,7 @@ pub use cluster::ClusterInfo;
 pub use kv::KvTable;
 pub use register_broker::{DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, QueueData, TopicRouteData};
-pub use topic::{TopicConfig, TopicList};
+pub use topic::{perm, TopicConfig, TopicList};
 
 /// Serializes a body as compact JSON. Serializing these plain structs cannot fail; an empty
 /// object is returned if it ever did, rather than panicking in a server.

@@ -1,0 +1,106 @@
+//! `mqnamesrv`: starts a nameserver with the Java startup flags (`-c namesrv.properties`,
+//! `-p` to print the effective config and exit).
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "mqnamesrv", about = "RocketMQ-compatible nameserver")]
+struct Args {
+    /// Name server config properties file
+    #[arg(short = 'c', long = "configFile")]
+    config_file: Option<std::path::PathBuf>,
+    /// Print all config items and exit
+    #[arg(short = 'p', long = "printConfigItem")]
+    print: bool,
+    /// Name server address list (accepted for compatibility; unused by a nameserver)
+    #[arg(short = 'n', long = "namesrvAddr")]
+    namesrv_addr: Option<String>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_target(false)
+        .init();
+    let args = Args::parse();
+    let props = match &args.config_file {
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => {
+                tracing::info!(path = %path.display(), "load config properties file OK");
+                remoting::properties::parse(&text)
+            }
+            Err(e) => {
+                eprintln!("cannot read config file {}: {e}", path.display());
+                return ExitCode::from(255);
+            }
+        },
+        None => Default::default(),
+    };
+    let (config, unknown) = match namesrv::NamesrvConfig::from_properties(props) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(255);
+        }
+    };
+    for key in unknown {
+        tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
+    }
+    if args.print {
+        print!("{}", config.props.to_text());
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let handle = match namesrv::start(config).await {
+            Ok(h) => h,
+            Err(e) => {
+                eprintln!("cannot start nameserver: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        println!(
+            "The Name Server boot success. serializeType=JSON, address {}",
+            handle.local_addr()
+        );
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        handle.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
