@@ -1,0 +1,199 @@
+"""Fetching and building everything the scenarios run: Maven artifacts, the Go
+program, our Rust binaries.
+
+Each item is built at most once per run and only when a selected scenario asks
+for it. Maven results are cached in ``compat-tests/.cache`` behind a stamp (a hash
+of the inputs), so a warm run does not start Maven at all; ``go build`` and
+``cargo build`` are always invoked because they are incremental themselves.
+A failed build is remembered and reported as the FAIL reason of every scenario
+that needs it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from pathlib import Path
+
+from .util import CACHE_DIR, COMPAT_DIR, REPO_ROOT, ScenarioFailure, run, tail
+
+JAVA_DIR = COMPAT_DIR / "java"
+GO_DIR = COMPAT_DIR / "go"
+REFERENCE_DIR = COMPAT_DIR / "reference"
+
+MAVEN_TIMEOUT = 30 * 60
+CARGO_TIMEOUT = 40 * 60
+GO_TIMEOUT = 20 * 60
+
+
+def _hash_files(paths: list[Path], extra: str = "") -> str:
+    h = hashlib.sha256(extra.encode())
+    for p in sorted(paths):
+        h.update(str(p.relative_to(COMPAT_DIR)).encode())
+        h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _maven_base() -> list[str]:
+    mvn = shutil.which("mvn")
+    if mvn is None:
+        raise ScenarioFailure("Maven (mvn) is not installed")
+    # -B: no progress bars; retries help on a flaky first download.
+    return [mvn, "-B", "-q", "-Dmaven.wagon.http.retryHandler.count=3"]
+
+
+class Toolchain:
+    def __init__(self, run_dir: Path, cargo_build: bool = True):
+        self.build_log_dir = run_dir / "build"
+        self.cargo_build = cargo_build
+        self._lock = threading.Lock()
+        self._memo: dict[str, object] = {}
+        # Maven and cargo share two cores with everything else: one build at a time.
+        self._build_lock = threading.Lock()
+
+    def _once(self, key: str, fn):
+        with self._lock:
+            if key in self._memo:
+                v = self._memo[key]
+                if isinstance(v, ScenarioFailure):
+                    raise v
+                return v
+        with self._build_lock:
+            with self._lock:
+                if key in self._memo:  # built by another thread meanwhile
+                    v = self._memo[key]
+                    if isinstance(v, ScenarioFailure):
+                        raise v
+                    return v
+            try:
+                v = fn()
+            except ScenarioFailure as e:
+                v = e
+            with self._lock:
+                self._memo[key] = v
+        if isinstance(v, ScenarioFailure):
+            raise v
+        return v
+
+    # ------------------------------------------------------------------ Java scenarios
+
+    def java_jar(self) -> Path:
+        return self._once("java-jar", self._build_java_jar)
+
+    def _build_java_jar(self) -> Path:
+        jar = JAVA_DIR / "target" / "compat-scenarios-0.1.0.jar"
+        inputs = [JAVA_DIR / "pom.xml"] + [p for p in (JAVA_DIR / "src").rglob("*") if p.is_file()]
+        stamp_file = CACHE_DIR / "stamps" / "java-jar"
+        stamp = _hash_files(inputs)
+        if jar.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+            return jar
+        log = self.build_log_dir / "maven-java.log"
+        rc, out = run(_maven_base() + ["package", "-DskipTests"], MAVEN_TIMEOUT, log, cwd=JAVA_DIR)
+        if rc != 0 or not jar.exists():
+            raise ScenarioFailure(f"building compat-tests/java failed (mvn exit {rc})", tail(log))
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(stamp)
+        return jar
+
+    def java_classpath(self, version: str) -> str:
+        """Scenario jar plus rocketmq-client and rocketmq-tools ``version`` with dependencies."""
+        jar = self.java_jar()
+        deps = self._once(f"java-cp-{version}", lambda: self._resolve_classpath(version))
+        return f"{jar}{os.pathsep}{deps}"
+
+    def _resolve_classpath(self, version: str) -> str:
+        out_file = CACHE_DIR / f"java-cp-{version}.txt"
+        stamp_file = CACHE_DIR / "stamps" / f"java-cp-{version}"
+        stamp = _hash_files([JAVA_DIR / "pom.xml"], version)
+        if out_file.exists() and stamp_file.exists() and stamp_file.read_text() == stamp:
+            cp = out_file.read_text().strip()
+            if cp and all(Path(p).exists() for p in cp.split(os.pathsep)):
+                return cp
+        log = self.build_log_dir / f"maven-classpath-{version}.log"
+        out_file.parent.mkdir(parents=True, exist_ok=True)
+        rc, _ = run(_maven_base() + ["dependency:build-classpath", f"-Drocketmq.version={version}",
+                                     f"-Dmdep.outputFile={out_file}"], MAVEN_TIMEOUT, log, cwd=JAVA_DIR)
+        if rc != 0 or not out_file.exists():
+            raise ScenarioFailure(f"resolving Java client {version} from Maven failed (mvn exit {rc})",
+                                  tail(log))
+        cp = out_file.read_text().strip()
+        if f"rocketmq-client-{version}.jar" not in cp:
+            raise ScenarioFailure(f"classpath for {version} has no rocketmq-client-{version}.jar")
+        stamp_file.parent.mkdir(parents=True, exist_ok=True)
+        stamp_file.write_text(stamp)
+        return cp
+
+    # ------------------------------------------------------------------ reference servers
+
+    def reference_lib(self, version: str) -> Path:
+        """Directory holding rocketmq-namesrv, -broker and -tools ``version`` and all their jars."""
+        return self._once(f"ref-{version}", lambda: self._fetch_reference(version))
+
+    def _fetch_reference(self, version: str) -> Path:
+        lib = CACHE_DIR / f"ref-{version}" / "lib"
+        marker = lib / ".complete"
+        if marker.exists() and (lib / f"rocketmq-broker-{version}.jar").exists():
+            return lib
+        if lib.exists():
+            shutil.rmtree(lib)
+        log = self.build_log_dir / f"maven-reference-{version}.log"
+        rc, _ = run(_maven_base() + ["dependency:copy-dependencies", f"-Drocketmq.version={version}",
+                                     f"-DoutputDirectory={lib}"], MAVEN_TIMEOUT, log, cwd=REFERENCE_DIR)
+        if rc != 0 or not (lib / f"rocketmq-broker-{version}.jar").exists():
+            raise ScenarioFailure(f"fetching the Java reference servers {version} failed (mvn exit {rc})",
+                                  tail(log))
+        marker.write_text(version)
+        return lib
+
+    def rocketmq_home_template(self) -> Path:
+        """What ROCKETMQ_HOME must contain for the 4.9.x tools: conf/logback_tools.xml."""
+        return REFERENCE_DIR
+
+    # ------------------------------------------------------------------ Go
+
+    def go_binary(self) -> Path:
+        return self._once("go", self._build_go)
+
+    def _build_go(self) -> Path:
+        go = shutil.which("go")
+        if go is None:
+            raise ScenarioFailure("Go is not installed")
+        out = CACHE_DIR / "bin" / "compat-go"
+        log = self.build_log_dir / "go-build.log"
+        env = dict(os.environ)
+        env.setdefault("GOFLAGS", "-mod=mod")
+        rc, _ = run([go, "build", "-o", str(out), "."], GO_TIMEOUT, log, cwd=GO_DIR, env=env)
+        if rc != 0 or not out.exists():
+            raise ScenarioFailure(f"building compat-tests/go failed (go exit {rc})", tail(log))
+        return out
+
+    # ------------------------------------------------------------------ ours (Rust)
+
+    def rust_binary(self, package: str, binary: str) -> Path:
+        return self._once(f"rust-{package}", lambda: self._build_rust(package, binary))
+
+    def _build_rust(self, package: str, binary: str) -> Path:
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
+        if not target.is_absolute():
+            target = REPO_ROOT / target
+        exe = target / "release" / binary
+        if not self.cargo_build:
+            if exe.exists():
+                return exe
+            raise ScenarioFailure(f"{exe} does not exist (and --no-cargo was given)")
+        if not (REPO_ROOT / package / "Cargo.toml").exists():
+            raise ScenarioFailure(f"our {binary} does not exist yet: no {package}/Cargo.toml in the repo")
+        cargo = shutil.which("cargo")
+        if cargo is None:
+            raise ScenarioFailure("cargo is not installed")
+        log = self.build_log_dir / f"cargo-{package}.log"
+        rc, _ = run([cargo, "build", "--release", "-p", package, "--bin", binary], CARGO_TIMEOUT, log,
+                    cwd=REPO_ROOT)
+        if rc != 0:
+            raise ScenarioFailure(f"cargo build --release -p {package} failed (exit {rc})", tail(log, 30))
+        if not exe.exists():
+            raise ScenarioFailure(f"cargo built {package} but {exe} is missing")
+        return exe
+
