@@ -3,12 +3,17 @@
 //! ignore unknown members. Maps keyed by broker id are written with quoted decimal keys.
 
 pub mod cluster;
+pub mod fastjson;
+pub mod heartbeat;
 pub mod kv;
 pub mod register_broker;
 pub mod route;
 pub mod topic;
 
 pub use cluster::ClusterInfo;
+pub use heartbeat::{
+    ConsumerData, ConsumerListBody, HeartbeatData, ProducerData, SubscriptionData,
+};
 pub use kv::KvTable;
 pub use register_broker::{DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, QueueData, TopicRouteData};

@@ -1,0 +1,93 @@
+//! Reading what fastjson writes: maps with non-string keys come out as bare numbers
+//! (`{0:"a",1:"b"}`), which standard JSON parsers refuse. `quote_bare_keys` rewrites such keys
+//! as strings (outside string literals only) so serde can read Java-written files and bodies.
+
+use std::borrow::Cow;
+
+/// Returns `json` with bare numeric object keys quoted; borrows when there is nothing to fix.
+pub fn quote_bare_keys(json: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut in_string = false;
+    let mut escaped = false;
+    // Whether the next non-blank token is in key position (after `{` or `,` inside an object).
+    let mut expect_key = false;
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            if let Some(o) = out.as_mut() {
+                o.push(b)
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => {
+                in_string = true;
+                expect_key = false;
+            }
+            b'{' => {
+                stack.push(b'{');
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(b'[');
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = stack.last() == Some(&b'{'),
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            b'-' | b'0'..=b'9' if expect_key => {
+                let start = i;
+                let mut end = i + 1;
+                while end < json.len() && json[end].is_ascii_digit() {
+                    end += 1;
+                }
+                let o = out.get_or_insert_with(|| json[..start].to_vec());
+                o.push(b'"');
+                o.extend_from_slice(&json[start..end]);
+                o.push(b'"');
+                expect_key = false;
+                i = end;
+                continue;
+            }
+            _ => expect_key = false,
+        }
+        if let Some(o) = out.as_mut() {
+            o.push(b)
+        }
+        i += 1;
+    }
+    match out {
+        Some(o) => Cow::Owned(o),
+        None => Cow::Borrowed(json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quotes_only_bare_keys() {
+        let src = br#"{"offsetTable":{"T@g":{0:5,1:-3},"x":"{0:1}"},"a":[1,2]}"#;
+        let fixed = quote_bare_keys(src);
+        assert_eq!(
+            std::str::from_utf8(&fixed).unwrap(),
+            r#"{"offsetTable":{"T@g":{"0":5,"1":-3},"x":"{0:1}"},"a":[1,2]}"#
+        );
+        let ok = br#"{"a":{"0":1}}"#;
+        assert!(matches!(quote_bare_keys(ok), Cow::Borrowed(_)));
+    }
+}
