@@ -1,3 +1,41 @@
 //! The message store: CommitLog segments, ConsumeQueues, IndexFiles, checkpoint, flush and recovery,
 //! laid out on disk exactly as the Java broker lays them out so a store directory can move between
 //! the two implementations. No networking lives here.
+//!
+//! Layout: [`message`] (record codec, properties, ids, batches — shared with the broker),
+//! `mapped_file` (the only `unsafe`: mmap'd files with zero-copy reads), `mapped_file_queue`,
+//! [`commit_log`], [`consume_queue`], [`index`], `dispatch` (CommitLog -> ConsumeQueue/index),
+//! `flush` (async flush, group commit), [`checkpoint`], `recovery`, `cleanup` (retention), and
+//! [`MessageStore`], the facade.
+//!
+//! It is not: a replication (HA) implementation, a DLedger CommitLog, a timer wheel, or a
+//! RocksDB ConsumeQueue. Delayed-message rewriting to `SCHEDULE_TOPIC_XXXX` is the broker's job
+//! (as in Java 5.x); the store only computes the delivery time for that topic's ConsumeQueue.
+
+mod checkpoint;
+mod cleanup;
+mod commit_log;
+pub mod config;
+mod consume_queue;
+mod dispatch;
+pub mod error;
+mod flush;
+mod get_message;
+mod index;
+mod mapped_file;
+mod mapped_file_queue;
+pub mod message;
+mod message_store;
+mod recovery;
+pub mod result;
+mod running;
+
+pub use cleanup::disk_used_percent;
+pub use config::{BrokerRole, FlushDiskType, StoreConfig};
+pub use error::{Result, StoreError};
+pub use message::{MessageExtBatch, MessageExtBrokerInner};
+pub use message_store::{MessageStore, PutFuture};
+pub use result::{
+    AppendMessageResult, ArrivalInfo, ArrivalListener, GetMessageResult, GetMessageStatus,
+    MessageFilter, PutMessageResult, PutMessageStatus, QueryMessageResult,
+};

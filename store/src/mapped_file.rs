@@ -1,0 +1,389 @@
+//! One memory-mapped store file, the only module with `unsafe`. Invariant: bytes below the
+//! wrote position are immutable and readable by anyone (zero-copy slices keep the mapping alive
+//! through an `Arc`); bytes at or above it belong to the single writer holding the write lock.
+//! Lowering the wrote position (recovery only) needs `&mut self`, so no reader can exist then.
+#![allow(unsafe_code)]
+
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::UNIX_EPOCH;
+
+use bytes::Bytes;
+use memmap2::{MmapMut, MmapOptions, MmapRaw};
+
+/// OS page size assumed for flush accounting (Java uses 4 KiB too).
+pub const OS_PAGE_SIZE: u32 = 4096;
+
+/// A fixed-size file mapped read-write, appended to at its wrote position.
+#[derive(Debug)]
+pub struct MappedFile {
+    path: PathBuf,
+    file_from_offset: i64,
+    file_size: u32,
+    file: File,
+    map: MmapRaw,
+    wrote: AtomicU32,
+    flushed: AtomicU32,
+    write_lock: Mutex<()>,
+    store_timestamp: AtomicI64,
+    first_create_in_queue: bool,
+}
+
+impl MappedFile {
+    /// Creates (or reuses, if it already has the right size or is empty) the file at `path`,
+    /// sized `file_size` (sparse), positions at 0.
+    pub fn create(
+        path: &Path,
+        file_from_offset: i64,
+        file_size: u32,
+        first_create_in_queue: bool,
+    ) -> io::Result<Self> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)?;
+        let len = file.metadata()?.len();
+        if len == 0 {
+            file.set_len(u64::from(file_size))?;
+        } else if len != u64::from(file_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} has {len} bytes, expected {file_size}", path.display()),
+            ));
+        }
+        Self::map(
+            path,
+            file,
+            file_from_offset,
+            file_size,
+            0,
+            first_create_in_queue,
+        )
+    }
+
+    /// Opens an existing file of exactly `file_size` bytes. As in Java, all of it counts as written
+    /// until recovery sets the real positions with [`MappedFile::reset_positions`].
+    pub fn open(path: &Path, file_from_offset: i64, file_size: u32) -> io::Result<Self> {
+        let file = OpenOptions::new().read(true).write(true).open(path)?;
+        let len = file.metadata()?.len();
+        if len != u64::from(file_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{} has {len} bytes, expected {file_size}", path.display()),
+            ));
+        }
+        Self::map(path, file, file_from_offset, file_size, file_size, false)
+    }
+
+    fn map(
+        path: &Path,
+        file: File,
+        file_from_offset: i64,
+        file_size: u32,
+        position: u32,
+        first_create_in_queue: bool,
+    ) -> io::Result<Self> {
+        let map = MmapOptions::new().len(file_size as usize).map_raw(&file)?;
+        Ok(MappedFile {
+            path: path.to_path_buf(),
+            file_from_offset,
+            file_size,
+            file,
+            map,
+            wrote: AtomicU32::new(position),
+            flushed: AtomicU32::new(position),
+            write_lock: Mutex::new(()),
+            store_timestamp: AtomicI64::new(0),
+            first_create_in_queue,
+        })
+    }
+
+    /// Path of the file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Global offset of the first byte (the file name).
+    pub fn file_from_offset(&self) -> i64 {
+        self.file_from_offset
+    }
+
+    /// Size of the file.
+    pub fn file_size(&self) -> u32 {
+        self.file_size
+    }
+
+    /// Bytes written (and readable).
+    pub fn wrote_position(&self) -> u32 {
+        self.wrote.load(Ordering::Acquire)
+    }
+
+    /// Bytes known to be on disk.
+    pub fn flushed_position(&self) -> u32 {
+        self.flushed.load(Ordering::Acquire)
+    }
+
+    /// Whether nothing more fits.
+    pub fn is_full(&self) -> bool {
+        self.wrote_position() >= self.file_size
+    }
+
+    /// Whether this file was the first one created by an empty queue (ConsumeQueue pre-fill).
+    pub fn is_first_create_in_queue(&self) -> bool {
+        self.first_create_in_queue
+    }
+
+    /// Store time of the last record appended (CommitLog files).
+    pub fn store_timestamp(&self) -> i64 {
+        self.store_timestamp.load(Ordering::Acquire)
+    }
+
+    /// Records the store time of the last appended record.
+    pub fn set_store_timestamp(&self, ts: i64) {
+        self.store_timestamp.store(ts, Ordering::Release);
+    }
+
+    /// Last modification time of the file in ms since the epoch (0 if unknown).
+    pub fn last_modified_ms(&self) -> i64 {
+        self.file
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+
+    /// Sets wrote and flushed positions, possibly lowering them (recovery). Exclusive access
+    /// guarantees no reader holds a slice of the bytes that become writable again.
+    pub fn reset_positions(&mut self, position: u32) {
+        let p = position.min(self.file_size);
+        self.wrote.store(p, Ordering::Release);
+        self.flushed.store(p, Ordering::Release);
+    }
+
+    /// Appends: `f` fills `write_len` fresh bytes at the wrote position, then the position moves
+    /// by `advance_len` (>= `write_len`; larger for the end-of-file blank marker). Returns `None`
+    /// when the bytes do not fit. Writers are serialized by an internal lock.
+    pub fn append_with<R>(
+        &self,
+        write_len: u32,
+        advance_len: u32,
+        f: impl FnOnce(&mut [u8]) -> R,
+    ) -> Option<R> {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let pos = self.wrote.load(Ordering::Acquire);
+        let advance = advance_len.max(write_len);
+        if u64::from(pos) + u64::from(advance) > u64::from(self.file_size) {
+            return None;
+        }
+        // SAFETY: `pos + write_len <= file_size` (checked above) and the mapping is `file_size`
+        // bytes long and lives as long as `self`. The range is at or above the wrote position, so
+        // no reader slice covers it (readers only get bytes below `wrote`), and `write_lock`
+        // makes this the only writer. No other reference to these bytes exists while `buf` lives.
+        let buf = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.map.as_mut_ptr().add(pos as usize),
+                write_len as usize,
+            )
+        };
+        let r = f(buf);
+        self.wrote.store(pos + advance, Ordering::Release);
+        Some(r)
+    }
+
+    /// Writes zeros over `[from, to)`, which must lie at or above the wrote position (a torn tail
+    /// left by a crash). Chunks that are already zero are left untouched so sparse holes stay holes.
+    pub fn zero_unwritten(&self, from: u32, to: u32) {
+        let _guard = self
+            .write_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let from = from.max(self.wrote.load(Ordering::Acquire));
+        let to = to.min(self.file_size);
+        let mut pos = from;
+        while pos < to {
+            let end = (pos - pos % OS_PAGE_SIZE + OS_PAGE_SIZE).min(to);
+            // SAFETY: `[pos, end)` is inside the mapping (end <= file_size) and at or above the
+            // wrote position, so it is owned by the writer, which we are (write_lock held).
+            let chunk = unsafe {
+                std::slice::from_raw_parts_mut(
+                    self.map.as_mut_ptr().add(pos as usize),
+                    (end - pos) as usize,
+                )
+            };
+            if chunk.iter().any(|b| *b != 0) {
+                chunk.fill(0);
+            }
+            pos = end;
+        }
+    }
+
+    /// Borrows `[pos, pos + len)` if it lies entirely below the wrote position.
+    pub fn read(&self, pos: u32, len: u32) -> Option<&[u8]> {
+        let end = pos.checked_add(len)?;
+        if end > self.wrote_position() {
+            return None;
+        }
+        // SAFETY: the range is inside the mapping and below the wrote position; bytes there are
+        // never written again while `&self` is alive (only `reset_positions(&mut self)` can make
+        // them writable), and the Acquire load of `wrote` orders the writer's bytes before us.
+        Some(unsafe {
+            std::slice::from_raw_parts(self.map.as_ptr().add(pos as usize), len as usize)
+        })
+    }
+
+    /// All readable bytes from `pos` to the wrote position.
+    pub fn read_from(&self, pos: u32) -> Option<&[u8]> {
+        let wrote = self.wrote_position();
+        if pos > wrote {
+            return None;
+        }
+        self.read(pos, wrote - pos)
+    }
+
+    /// A zero-copy `Bytes` of `[pos, pos + len)` that keeps this file mapped while it lives.
+    pub fn slice_bytes(self: &Arc<Self>, pos: u32, len: u32) -> Option<Bytes> {
+        self.read(pos, len)?;
+        Some(Bytes::from_owner(MappedSlice {
+            file: Arc::clone(self),
+            pos,
+            len,
+        }))
+    }
+
+    /// Flushes written bytes to disk; returns the new flushed position.
+    pub fn flush(&self) -> io::Result<u32> {
+        let wrote = self.wrote_position();
+        let flushed = self.flushed_position();
+        if wrote > flushed {
+            self.map
+                .flush_range(flushed as usize, (wrote - flushed) as usize)?;
+            self.flushed.fetch_max(wrote, Ordering::AcqRel);
+        }
+        Ok(self.flushed_position())
+    }
+
+    /// Whether at least `least_pages` dirty pages are waiting (or the file is full and unflushed).
+    pub fn is_able_to_flush(&self, least_pages: u32) -> bool {
+        let wrote = self.wrote_position();
+        let flushed = self.flushed_position();
+        if wrote <= flushed {
+            return false;
+        }
+        if self.is_full() || least_pages == 0 {
+            return true;
+        }
+        wrote / OS_PAGE_SIZE - flushed / OS_PAGE_SIZE >= least_pages
+    }
+
+    /// Removes the file from disk. Readers still holding slices keep the mapping until they drop.
+    pub fn delete_file(&self) -> io::Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Owner of a zero-copy slice: the `Arc` keeps the mapping alive.
+#[derive(Debug)]
+struct MappedSlice {
+    file: Arc<MappedFile>,
+    pos: u32,
+    len: u32,
+}
+
+impl AsRef<[u8]> for MappedSlice {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `slice_bytes` only builds a `MappedSlice` after checking the range is below the
+        // wrote position. That position can only be lowered through `&mut MappedFile`, which is
+        // impossible while this `Arc` exists, so the bytes stay immutable and mapped.
+        unsafe {
+            std::slice::from_raw_parts(
+                self.file.map.as_ptr().add(self.pos as usize),
+                self.len as usize,
+            )
+        }
+    }
+}
+
+/// A mapped region written at random positions (IndexFile). Access goes through `&`/`&mut`
+/// of the returned `MmapMut`, so the borrow checker (plus the owner's lock) orders readers and writers.
+pub fn map_region(path: &Path, size: u64) -> io::Result<(File, MmapMut)> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    let len = file.metadata()?.len();
+    if len < size {
+        file.set_len(size)?;
+    }
+    // SAFETY: the file is at least `size` bytes. Other processes must not modify the store while
+    // we run; the store's lock file (taken at open) enforces that between brokers.
+    let map = unsafe { MmapOptions::new().len(size as usize).map_mut(&file)? };
+    Ok((file, map))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Appended bytes become readable only after the append, and never past the wrote position.
+    #[test]
+    fn append_then_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = Arc::new(
+            MappedFile::create(&dir.path().join("00000000000000000000"), 0, 4096, true).unwrap(),
+        );
+        assert!(f.read(0, 1).is_none());
+        f.append_with(5, 5, |b| b.copy_from_slice(b"hello"))
+            .unwrap();
+        assert_eq!(f.read(0, 5).unwrap(), b"hello");
+        assert!(f.read(0, 6).is_none());
+        let bytes = f.slice_bytes(1, 3).unwrap();
+        drop(f);
+        assert_eq!(&bytes[..], b"ell");
+    }
+
+    /// An append that does not fit is refused; an advance past the written bytes (blank marker)
+    /// fills the file.
+    #[test]
+    fn full_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = MappedFile::create(&dir.path().join("f"), 0, 16, false).unwrap();
+        assert!(f.append_with(17, 17, |_| ()).is_none());
+        f.append_with(8, 16, |b| b.fill(1)).unwrap();
+        assert!(f.is_full());
+        assert!(f.append_with(1, 1, |_| ()).is_none());
+    }
+
+    /// Reopening sees the data; recovery can lower positions and zero the tail.
+    #[test]
+    fn reopen_and_truncate() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        {
+            let f = MappedFile::create(&p, 0, 8192, false).unwrap();
+            f.append_with(10, 10, |b| b.fill(7)).unwrap();
+            f.flush().unwrap();
+        }
+        let mut f = MappedFile::open(&p, 0, 8192).unwrap();
+        assert_eq!(f.wrote_position(), 8192);
+        f.reset_positions(4);
+        f.zero_unwritten(4, 8192);
+        assert_eq!(f.read_from(0).unwrap(), &[7, 7, 7, 7]);
+        f.reset_positions(10);
+        assert_eq!(f.read(0, 10).unwrap(), &[7, 7, 7, 7, 0, 0, 0, 0, 0, 0]);
+    }
+}

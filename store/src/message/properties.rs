@@ -1,0 +1,171 @@
+//! The message properties string: `name` 0x01 `value` 0x02, repeated, a 0x02 after every pair.
+//! Parsing follows Java `MessageDecoder.string2messageProperties`: segments shorter than 3 chars
+//! and pairs with an empty name or value are skipped, and a later duplicate wins.
+
+use std::collections::HashMap;
+
+/// Separates a property name from its value.
+pub const NAME_VALUE_SEPARATOR: char = '\u{1}';
+/// Ends every name/value pair.
+pub const PROPERTY_SEPARATOR: char = '\u{2}';
+
+/// Java `MessageConst` property names the store and broker use.
+pub mod keys {
+    /// Space-separated user keys; each is indexed.
+    pub const KEYS: &str = "KEYS";
+    /// The tag; its Java hash goes into the ConsumeQueue.
+    pub const TAGS: &str = "TAGS";
+    /// Client-generated unique message id; indexed.
+    pub const UNIQ_KEY: &str = "UNIQ_KEY";
+    /// "false" means the producer does not wait for the flush (SYNC_FLUSH only).
+    pub const WAIT: &str = "WAIT";
+    /// Delay level (1-based).
+    pub const DELAY: &str = "DELAY";
+    /// Original topic of a retried message.
+    pub const RETRY_TOPIC: &str = "RETRY_TOPIC";
+    /// Original topic of a scheduled / half message.
+    pub const REAL_TOPIC: &str = "REAL_TOPIC";
+    /// Original queue id of a scheduled / half message.
+    pub const REAL_QID: &str = "REAL_QID";
+    /// "true" on half (prepared) transactional messages.
+    pub const TRAN_MSG: &str = "TRAN_MSG";
+    /// Producer group.
+    pub const PGROUP: &str = "PGROUP";
+    /// Original message id of a retry.
+    pub const ORIGIN_MESSAGE_ID: &str = "ORIGIN_MESSAGE_ID";
+    /// Retry bookkeeping.
+    pub const RECONSUME_TIME: &str = "RECONSUME_TIME";
+    /// Retry bookkeeping.
+    pub const MAX_RECONSUME_TIMES: &str = "MAX_RECONSUME_TIMES";
+    /// Cluster name, added by the broker on every send.
+    pub const CLUSTER: &str = "CLUSTER";
+    /// Transaction bookkeeping.
+    pub const TRAN_PREPARED_QUEUE_OFFSET: &str = "TRAN_PREPARED_QUEUE_OFFSET";
+    /// Transaction bookkeeping.
+    pub const TRANSACTION_CHECK_TIMES: &str = "TRANSACTION_CHECK_TIMES";
+    /// Transaction bookkeeping.
+    pub const CHECK_IMMUNITY_TIME_IN_SECONDS: &str = "CHECK_IMMUNITY_TIME_IN_SECONDS";
+    /// Client transaction id.
+    pub const TRANSACTION_ID: &str = "__transactionId__";
+    /// Region of the message.
+    pub const MSG_REGION: &str = "MSG_REGION";
+    /// Trace switch.
+    pub const TRACE_ON: &str = "TRACE_ON";
+}
+
+/// Iterates the valid `(name, value)` pairs of a properties string, in order, without allocating.
+#[derive(Debug, Clone)]
+pub struct PropertiesIter<'a> {
+    rest: &'a str,
+}
+
+impl<'a> PropertiesIter<'a> {
+    /// Starts iterating `props`.
+    pub fn new(props: &'a str) -> Self {
+        PropertiesIter { rest: props }
+    }
+}
+
+impl<'a> Iterator for PropertiesIter<'a> {
+    type Item = (&'a str, &'a str);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        while !self.rest.is_empty() {
+            let (segment, rest) = match self.rest.find(PROPERTY_SEPARATOR) {
+                Some(i) => (&self.rest[..i], &self.rest[i + 1..]),
+                None => (self.rest, ""),
+            };
+            self.rest = rest;
+            // Java measures UTF-16 length; any segment of >= 3 UTF-16 units that holds a
+            // non-empty name and value also has >= 3 bytes, and the name/value checks below decide.
+            if let Some(kv) = segment.find(NAME_VALUE_SEPARATOR) {
+                let (name, value) = (&segment[..kv], &segment[kv + 1..]);
+                if !name.is_empty() && !value.is_empty() {
+                    return Some((name, value));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// The value of `key` (the last one if it repeats), borrowed from `props`.
+pub fn get_property<'a>(props: &'a str, key: &str) -> Option<&'a str> {
+    PropertiesIter::new(props)
+        .filter(|(k, _)| *k == key)
+        .last()
+        .map(|(_, v)| v)
+}
+
+/// Parses a properties string into a map.
+pub fn parse_properties(props: &str) -> HashMap<String, String> {
+    PropertiesIter::new(props)
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// Appends one `name\x01value\x02` pair.
+pub fn append_property(out: &mut String, name: &str, value: &str) {
+    out.push_str(name);
+    out.push(NAME_VALUE_SEPARATOR);
+    out.push_str(value);
+    out.push(PROPERTY_SEPARATOR);
+}
+
+/// Encodes pairs the way Java's `messageProperties2String` does.
+pub fn encode_properties<'a, I>(pairs: I) -> String
+where
+    I: IntoIterator<Item = (&'a str, &'a str)>,
+{
+    let mut out = String::new();
+    for (k, v) in pairs {
+        append_property(&mut out, k, v);
+    }
+    out
+}
+
+/// Returns `props` without any pair named `key` (re-encoded; other pairs keep their order).
+pub fn remove_property(props: &str, key: &str) -> String {
+    encode_properties(PropertiesIter::new(props).filter(|(k, _)| *k != key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encode then parse gives back the same pairs; a trailing 0x02 follows every pair.
+    #[test]
+    fn round_trip() {
+        let s = encode_properties([("TAGS", "TagA"), ("KEYS", "k1 k2"), ("UNIQ_KEY", "ABC")]);
+        assert_eq!(
+            s,
+            "TAGS\u{1}TagA\u{2}KEYS\u{1}k1 k2\u{2}UNIQ_KEY\u{1}ABC\u{2}"
+        );
+        let m = parse_properties(&s);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["KEYS"], "k1 k2");
+        assert_eq!(get_property(&s, "TAGS"), Some("TagA"));
+        assert_eq!(get_property(&s, "NOPE"), None);
+    }
+
+    /// Java skips empty names/values and short segments, tolerates a missing final 0x02, and a
+    /// later duplicate overrides an earlier one.
+    #[test]
+    fn java_parse_rules() {
+        let s = "\u{1}v\u{2}k\u{1}\u{2}ab\u{2}A\u{1}1\u{2}A\u{1}2\u{2}B\u{1}x";
+        let pairs: Vec<_> = PropertiesIter::new(s).collect();
+        assert_eq!(pairs, vec![("A", "1"), ("A", "2"), ("B", "x")]);
+        assert_eq!(get_property(s, "A"), Some("2"));
+        assert_eq!(parse_properties(s)["A"], "2");
+    }
+
+    /// Removing a key keeps the others in order.
+    #[test]
+    fn remove() {
+        let s = encode_properties([("A", "1"), ("B", "2"), ("C", "3")]);
+        assert_eq!(
+            remove_property(&s, "B"),
+            encode_properties([("A", "1"), ("C", "3")])
+        );
+    }
+}
