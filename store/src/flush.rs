@@ -110,7 +110,10 @@ pub(crate) fn flush_commit_log(inner: &Inner, least_pages: u32) -> bool {
     let ts = inner.commit_log.last_store_timestamp();
     let target = inner.commit_log.max_offset();
     match inner.commit_log.files().flush(least_pages) {
-        Ok(_) => {
+        Ok(progressed) => {
+            if progressed {
+                inner.commit_log_flushes.fetch_add(1, Ordering::Relaxed);
+            }
             if ts > 0 && inner.commit_log.flushed_where() >= target {
                 inner.checkpoint.set_physic_msg_timestamp(ts);
             }

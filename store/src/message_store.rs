@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError, RwLock};
 use std::task::{Context, Poll};
 use std::thread::{JoinHandle, Thread};
@@ -50,6 +50,7 @@ pub(crate) struct Inner {
     pub(crate) manual_delete_rounds: AtomicU32,
     pub(crate) last_cleaned_min_offset: AtomicI64,
     pub(crate) total_memory: u64,
+    pub(crate) commit_log_flushes: AtomicU64,
 }
 
 impl std::fmt::Debug for Inner {
@@ -190,6 +191,7 @@ impl MessageStore {
             manual_delete_rounds: AtomicU32::new(0),
             last_cleaned_min_offset: AtomicI64::new(0),
             total_memory: total_memory_bytes(),
+            commit_log_flushes: AtomicU64::new(0),
             config,
         });
 
@@ -542,6 +544,16 @@ impl MessageStore {
             return Err(StoreError::Poisoned);
         }
         Ok(())
+    }
+
+    /// Number of CommitLog flushes that wrote something since open (group commit efficiency).
+    pub fn commit_log_flush_count(&self) -> u64 {
+        self.inner.commit_log_flushes.load(Ordering::Relaxed)
+    }
+
+    /// Offset up to which the CommitLog is known to be on disk.
+    pub fn flushed_phy_offset(&self) -> i64 {
+        self.inner.commit_log.flushed_where()
     }
 
     /// Whether a flush failure poisoned the store.

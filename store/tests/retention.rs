@@ -1,0 +1,107 @@
+//! Retention and admin deletions: expired CommitLog files go (never the newest), ConsumeQueue and
+//! index files follow, pulls below the new minimum answer OFFSET_TOO_SMALL, and topics can be
+//! dropped.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{message, simple, small_config, wait_dispatched};
+use store::{GetMessageStatus, MessageStore, StoreConfig};
+
+#[tokio::test]
+async fn expired_files_are_deleted() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        mapped_file_size_commit_log: 8 * 1024,
+        mapped_file_size_consume_queue: 20 * 10,
+        file_reserved_time: 0,
+        max_hash_slot_num: 8,
+        max_index_num: 20,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open(cfg).unwrap();
+    store
+        .put_message(simple("Old", 0, b"only in the first file"))
+        .await;
+    for i in 0..200 {
+        store
+            .put_message(message("T", 0, &[1u8; 200], "t", &format!("k{i}"), ""))
+            .await;
+    }
+    wait_dispatched(&store);
+    let files = |sub: &str| std::fs::read_dir(dir.path().join(sub)).unwrap().count();
+    let cl_before = files("commitlog");
+    assert!(cl_before > 5);
+    let idx_before = files("index");
+    assert!(idx_before > 2);
+
+    let deleted = store.delete_expired_files();
+    assert!(deleted >= cl_before - 1);
+    assert_eq!(files("commitlog"), 1, "the newest file stays");
+    let min_phy = store.min_phy_offset();
+    assert!(min_phy > 0);
+    assert!(files("index") < idx_before);
+
+    // The queue's minimum moved past the deleted data; pulling below it is OFFSET_TOO_SMALL.
+    let min = store.min_offset_in_queue("T", 0);
+    assert!(min > 0);
+    let r = store.get_message("g", "T", 0, 0, 32, 1 << 20, None);
+    assert_eq!(
+        (r.status, r.next_begin_offset),
+        (GetMessageStatus::OffsetTooSmall, min)
+    );
+    let r = store.get_message("g", "T", 0, min, 32, 1 << 20, None);
+    assert_eq!(r.status, GetMessageStatus::Found);
+    assert!(
+        dir.path()
+            .join("consumequeue/T/0")
+            .read_dir()
+            .unwrap()
+            .count()
+            < 20
+    );
+
+    // A queue all of whose data is gone is removed by CLEAN_EXPIRED_CONSUMEQUEUE.
+    assert!(store.topics().contains(&"Old".to_string()));
+    assert_eq!(store.clean_expired_consume_queue(), 1);
+    assert!(!store.topics().contains(&"Old".to_string()));
+    assert_eq!(store.max_offset_in_queue("Old", 0), 0);
+}
+
+/// Files younger than `fileReservedTime` are kept by a manual deletion.
+#[tokio::test]
+async fn unexpired_files_are_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        mapped_file_size_commit_log: 8 * 1024,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open(cfg).unwrap();
+    for _ in 0..100 {
+        store.put_message(simple("T", 0, &[1u8; 200])).await;
+    }
+    assert_eq!(store.delete_expired_files(), 0);
+    assert_eq!(store.min_phy_offset(), 0);
+}
+
+/// Deleting a topic removes its queues and offsets; new messages start it again from 0.
+#[tokio::test]
+async fn delete_topics() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = MessageStore::open(small_config(dir.path())).unwrap();
+    for q in 0..3 {
+        store.put_message(simple("Gone", q, b"x")).await;
+    }
+    store.put_message(simple("Kept", 0, b"y")).await;
+    wait_dispatched(&store);
+    assert_eq!(store.delete_topics(&["Gone"]), 3);
+    assert!(!dir.path().join("consumequeue/Gone").exists());
+    assert_eq!(store.max_offset_in_queue("Gone", 0), 0);
+    assert_eq!(store.max_offset_in_queue("Kept", 0), 1);
+    let a = store
+        .put_message(simple("Gone", 0, b"again"))
+        .await
+        .append
+        .unwrap();
+    assert_eq!(a.logics_offset, 0);
+}
