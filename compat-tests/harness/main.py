@@ -7,6 +7,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -130,9 +131,12 @@ def main(argv: list[str] | None = None) -> int:
                 print("    " + traceback.format_exc().replace("\n", "\n    "), flush=True)
             if args.verbose:
                 print(f"    ({time.monotonic() - t0:.1f} s)", flush=True)
-            for key, last in last_use.items():
-                if last == i:
-                    ctx.stop_cluster(key)
+            done = [key for key, last in last_use.items() if last == i]
+            threads = [threading.Thread(target=ctx.stop_cluster, args=(k,)) for k in done]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
     except KeyboardInterrupt:
         interrupted = True
         print("interrupted; stopping servers", flush=True)

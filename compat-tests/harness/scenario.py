@@ -21,6 +21,7 @@ from __future__ import annotations
 import fnmatch
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -104,6 +105,7 @@ class Context:
                 # --ns-addr only replaces the nameserver under test, never the reference one.
                 ns_addr = self.options.ns_addr if key in (TARGET, CANDIDATE) else None
                 c = Cluster(spec, self.run_dir / "clusters" / key, self.toolchain, ns_addr)
+                t0 = time.monotonic()
                 try:
                     c.start()
                 except ScenarioFailure as e:
@@ -113,6 +115,8 @@ class Context:
                     raise f from None
                 with self._lock:
                     self.clusters[key] = c
+                self.note(f"cluster {key} ({spec.describe()}) up in {time.monotonic() - t0:.1f} s: "
+                          f"namesrv {c.namesrv.addr}, broker {c.broker.addr}")
         c.alive_check()
         return c
 
@@ -141,8 +145,16 @@ class Context:
             c.stop()
 
     def stop_all(self) -> None:
-        for key in list(self.clusters):
-            self.stop_cluster(key)
+        threads = [threading.Thread(target=self.stop_cluster, args=(k,)) for k in list(self.clusters)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def note(self, text: str) -> None:
+        """Progress line, printed only with --verbose."""
+        if self.options.verbose:
+            print(f"    [{text}]", flush=True)
 
     # ------------------------------------------------------------------ client programs
 

@@ -60,17 +60,19 @@ class Server:
     def addr(self) -> str:
         return f"{LOOPBACK}:{self.port}"
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 3.0) -> None:
+        """Stops the process. The harness does not test graceful shutdown (yet), and the Java
+        broker takes well over 8 s to shut down, so the default grace period is short."""
         if self.proc is not None:
-            self.proc.stop()
+            self.proc.stop(grace)
 
     def log_tails(self) -> str:
-        parts = [tail(self.log_path)]
+        parts = [tail(self.log_path, 12)]
         # The Java servers write their real logs under user.home/logs/rocketmqlogs.
         java_log = self.home / "logs" / "rocketmqlogs" / ("namesrv.log" if self.role == "namesrv"
                                                           else "broker.log")
         if java_log.exists():
-            parts.append(tail(java_log, 15))
+            parts.append(tail(java_log, 8))
         return "\n".join(parts)
 
 

@@ -38,7 +38,7 @@ from ..util import ScenarioFailure, last_line
 @dataclass(frozen=True)
 class Step:
     scenario: str            # the scenario (mqadmin command) that reports this step
-    argv: tuple[str, ...]    # "{ns}" is replaced by the cluster's nameserver address
+    argv: tuple[str, ...]    # "{ns}" / "{broker}": the cluster's nameserver / broker address
     expect: str              # regex the REFERENCE output must contain
     kind: str = "text"       # normaliser: text | sorted | config | clusterList
 
@@ -62,6 +62,12 @@ def steps(version: str) -> list[Step]:
         Step("deleteTopic", ("deleteTopic", "-n", ns, "-c", CLUSTER_NAME, "-t", topic), r"success"),
         Step("deleteTopic", ("compat:wait-route", topic, "absent", "15000"), r"route absent"),
         Step("deleteTopic", ("topicRoute", "-n", ns, "-t", topic), r"CODE: 17"),
+        # A full broker registration with a new data version first: the nameserver then resets every
+        # queue's perm to the broker's own. Without it the perm before the wipe depends on whether the
+        # broker's 30 s periodic registration (which carries deleteTopic's version bump) came yet.
+        Step("wipeWritePerm", ("updateBrokerConfig", "-n", ns, "-b", "{broker}", "-k", "brokerPermission",
+                               "-v", "6"), r"success"),
+        Step("wipeWritePerm", ("topicRoute", "-n", ns, "-t", "TBW102"), r'"perm":7'),
         Step("wipeWritePerm", ("wipeWritePerm", "-n", ns, "-b", BROKER_NAME), r"OK, \d+"),
         Step("wipeWritePerm", ("topicRoute", "-n", ns, "-t", "TBW102"), r'"perm":5'),
         Step("addWritePerm", ("addWritePerm", "-n", ns, "-b", BROKER_NAME), r"OK, \d+"),
@@ -85,7 +91,8 @@ def _run_batch(ctx, version: str, key: str, cluster: Cluster) -> BatchResult:
     st = steps(version)
     with open(script, "w", encoding="utf-8") as f:
         for s in st:
-            f.write("\t".join(a.replace("{ns}", cluster.namesrv.addr) for a in s.argv) + "\n")
+            f.write("\t".join(a.replace("{ns}", cluster.namesrv.addr).replace("{broker}", cluster.broker.addr)
+                              for a in s.argv) + "\n")
     timeout = len(st) * MQADMIN_COMMAND_TIMEOUT + 60
     rc, out = ctx.java(version, ["admin-batch", "--ns", cluster.namesrv.addr, "--script", str(script),
                                  "--out", str(out_dir),
@@ -158,7 +165,7 @@ def normalize(text: str, kind: str, cluster: Cluster) -> list[str]:
 
 
 def _label(argv: tuple[str, ...]) -> str:
-    return " ".join(a for a in argv if a != "{ns}" and a != "-n")
+    return " ".join(a for a in argv if a not in ("{ns}", "-n"))
 
 
 def compare(ctx, version: str, name: str) -> None:
