@@ -200,17 +200,20 @@ impl MappedFile {
         Some(r)
     }
 
-    /// Writes zeros over `[from, to)`, which must lie at or above the wrote position (a torn tail
-    /// left by a crash). Chunks that are already zero are left untouched so sparse holes stay holes.
+    /// Writes zeros over the non-zero pages of `[from, to)`, which must lie at or above the wrote
+    /// position (a torn tail left by a crash). Holes of a sparse file are skipped (`SEEK_DATA`) and
+    /// already-zero pages are not touched; the scan stops after `ZERO_RUN_LIMIT` zero bytes in a row,
+    /// so a preallocated file is not read to its end.
     pub fn zero_unwritten(&self, from: u32, to: u32) {
+        const ZERO_RUN_LIMIT: u32 = 4 * 1024 * 1024;
         let _guard = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let from = from.max(self.wrote.load(Ordering::Acquire));
         let to = to.min(self.file_size);
-        let mut pos = from;
-        while pos < to {
+        let mut pos = from.max(self.wrote.load(Ordering::Acquire));
+        let mut zero_run = 0u32;
+        while pos < to && zero_run < ZERO_RUN_LIMIT {
             let end = (pos - pos % OS_PAGE_SIZE + OS_PAGE_SIZE).min(to);
             // SAFETY: `[pos, end)` is inside the mapping (end <= file_size) and at or above the
             // wrote position, so it is owned by the writer, which we are (write_lock held).
@@ -222,8 +225,22 @@ impl MappedFile {
             };
             if chunk.iter().any(|b| *b != 0) {
                 chunk.fill(0);
+                zero_run = 0;
+                pos = end;
+                continue;
             }
+            zero_run += end - pos;
             pos = end;
+            // Jump over a hole, if the filesystem can tell.
+            match rustix::fs::seek(&self.file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
+                Ok(next) if next >= u64::from(to) => break,
+                Ok(next) if next > u64::from(pos) => {
+                    pos = (next as u32) - (next as u32) % OS_PAGE_SIZE;
+                    zero_run = 0;
+                }
+                Err(rustix::io::Errno::NXIO) => break,
+                _ => {}
+            }
         }
     }
 

@@ -105,3 +105,42 @@ async fn delete_topics() {
         .unwrap();
     assert_eq!(a.logics_offset, 0);
 }
+
+/// Above `diskSpaceWarningLevelRatio` the cleanup thread marks the disk full and puts are
+/// refused with SERVICE_NOT_AVAILABLE (here the ratio is 0%, so any usage counts as full).
+#[tokio::test]
+async fn disk_full_refuses_puts() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        disk_space_warning_level_ratio: 0,
+        clean_resource_interval: 10,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open(cfg).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !store.is_disk_full() {
+        assert!(std::time::Instant::now() < deadline);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let r = store.put_message(simple("T", 0, b"x")).await;
+    assert_eq!(r.status, store::PutMessageStatus::ServiceNotAvailable);
+}
+
+/// Above `diskSpaceCleanForciblyRatio` even unexpired files are deleted (oldest first, never
+/// the newest).
+#[tokio::test]
+async fn nearly_full_disk_deletes_unexpired_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        mapped_file_size_commit_log: 8 * 1024,
+        disk_max_used_space_ratio: 0,
+        disk_space_clean_forcibly_ratio: 0,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open(cfg).unwrap();
+    for _ in 0..100 {
+        store.put_message(simple("T", 0, &[1u8; 200])).await;
+    }
+    assert!(store.delete_expired_files() > 0);
+    assert!(store.min_phy_offset() > 0);
+}

@@ -76,6 +76,14 @@ impl IndexService {
             .clone()
     }
 
+    fn last(&self) -> Option<Arc<IndexFile>> {
+        self.files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .last()
+            .cloned()
+    }
+
     /// Loads the files in name order. After a crash, files whose end is newer than the index
     /// checkpoint may be incomplete and are deleted (Java does the same). Files whose size does
     /// not match the configuration are skipped with a warning.
@@ -112,15 +120,15 @@ impl IndexService {
 
     /// End physical offset of the newest file (0 when there is none).
     pub fn end_phy_offset(&self) -> i64 {
-        self.snapshot()
-            .last()
-            .map(|f| f.end_phy_offset())
-            .unwrap_or(0)
+        self.last().map(|f| f.end_phy_offset()).unwrap_or(0)
     }
 
     /// Whether there are no index files.
     pub fn is_empty(&self) -> bool {
-        self.snapshot().is_empty()
+        self.files
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_empty()
     }
 
     fn new_file_path(&self) -> PathBuf {
@@ -140,7 +148,7 @@ impl IndexService {
 
     /// The newest file with room, creating one (and flushing the full one) if needed.
     fn writable_file(&self, checkpoint: &StoreCheckpoint) -> Result<Arc<IndexFile>> {
-        let last = self.snapshot().last().cloned();
+        let last = self.last();
         if let Some(f) = &last {
             if !f.is_write_full() {
                 return Ok(Arc::clone(f));
@@ -266,7 +274,7 @@ impl IndexService {
 
     /// Flushes the newest file and advances the index checkpoint to its end.
     pub fn flush(&self, checkpoint: &StoreCheckpoint) -> std::io::Result<()> {
-        if let Some(last) = self.snapshot().last() {
+        if let Some(last) = self.last() {
             let end = last.end_timestamp();
             last.flush()?;
             if end > checkpoint.index_msg_timestamp() {

@@ -18,6 +18,10 @@ pub fn small_config(root: &Path) -> StoreConfig {
         clean_resource_interval: 60_000,
         delete_commit_log_files_interval: 0,
         delete_consume_queue_files_interval: 0,
+        // Tests must not depend on how full the host's disk is.
+        disk_max_used_space_ratio: 100,
+        disk_space_clean_forcibly_ratio: 100,
+        disk_space_warning_level_ratio: 100,
         ..StoreConfig::with_root(root)
     }
 }
