@@ -9,6 +9,16 @@ use crate::consume_queue::{CqUnit, CQ_UNIT_SIZE};
 use crate::message_store::MessageStore;
 use crate::result::{GetMessageResult, GetMessageStatus, MessageFilter};
 
+/// Whether `[phy, phy + size)` lies inside a file view starting at `from` of `len` bytes.
+fn covers(from: i64, len: usize, phy: i64, size: i32) -> bool {
+    size > 0 && phy >= from && phy + i64::from(size) <= from + len as i64
+}
+
+fn slice(from: i64, bytes: &bytes::Bytes, phy: i64, size: i32) -> bytes::Bytes {
+    let start = (phy - from) as usize;
+    bytes.slice(start..start + size as usize)
+}
+
 struct Batch {
     count: usize,
     bytes: usize,
@@ -133,6 +143,7 @@ impl MessageStore {
         let mut next_phy_file_start = i64::MIN;
         let mut max_phy_pulling = 0;
         let mut i = 0usize;
+        let mut file_cache: Option<(i64, bytes::Bytes)> = None;
         while i + CQ_UNIT_SIZE as usize <= units.len() && i < max_filter_bytes {
             let Some(u) = CqUnit::decode(&units[i..]) else {
                 break;
@@ -157,7 +168,20 @@ impl MessageStore {
                     continue;
                 }
             }
-            match cl.get_message(u.phy_offset, u.size) {
+            let msg = match &file_cache {
+                Some((from, bytes)) if covers(*from, bytes.len(), u.phy_offset, u.size) => {
+                    Some(slice(*from, bytes, u.phy_offset, u.size))
+                }
+                _ => match cl.readable_file_bytes(u.phy_offset) {
+                    Some((from, bytes)) if covers(from, bytes.len(), u.phy_offset, u.size) => {
+                        let m = slice(from, &bytes, u.phy_offset, u.size);
+                        file_cache = Some((from, bytes));
+                        Some(m)
+                    }
+                    _ => None,
+                },
+            };
+            match msg {
                 None => {
                     if batch.bytes == 0 {
                         result.status = GetMessageStatus::MessageWasRemoving;

@@ -100,6 +100,14 @@ impl CommitLog {
         self.queue.read_bytes(offset, size as u32)
     }
 
+    /// Zero-copy view of the whole readable part of the file holding `offset`, with the file's
+    /// start offset. Pulls slice it per message, which costs no allocation.
+    pub fn readable_file_bytes(&self, offset: i64) -> Option<(i64, Bytes)> {
+        let f = self.queue.find_by_offset(offset, false)?;
+        let bytes = f.slice_bytes(0, f.wrote_position())?;
+        Some((f.file_from_offset(), bytes))
+    }
+
     /// The file holding `offset` and the position of `offset` in it (dispatcher reads).
     pub fn file_at(&self, offset: i64) -> Option<(Arc<MappedFile>, u32)> {
         let f = self.queue.find_by_offset(offset, false)?;

@@ -120,6 +120,41 @@ impl MessageExtBrokerInner {
     pub fn property(&self, key: &str) -> Option<&str> {
         get_property(&self.properties, key)
     }
+
+    /// Java 4.x `CommitLog.asyncPutMessage` delay handling, for the broker to call before a put:
+    /// a non-transactional (or committed) message with `DELAY` > 0 keeps its topic and queue in
+    /// `REAL_TOPIC`/`REAL_QID`, gets the level clamped to `max_level`, and moves to
+    /// `SCHEDULE_TOPIC_XXXX` queue `level - 1`. Returns whether it was rewritten.
+    pub fn apply_delay_level(&mut self, max_level: i32) -> bool {
+        if !sys_flag::is_consumable(self.sys_flag) {
+            return false;
+        }
+        let Some(level) = self
+            .property(properties::keys::DELAY)
+            .and_then(|v| v.trim().parse::<i32>().ok())
+        else {
+            return false;
+        };
+        if level <= 0 || max_level <= 0 {
+            return false;
+        }
+        let level = level.min(max_level);
+        let mut props = properties::set_property(
+            &self.properties,
+            properties::keys::DELAY,
+            &level.to_string(),
+        );
+        props = properties::set_property(&props, properties::keys::REAL_TOPIC, &self.topic);
+        props = properties::set_property(
+            &props,
+            properties::keys::REAL_QID,
+            &self.queue_id.to_string(),
+        );
+        self.properties = props;
+        self.topic = SCHEDULE_TOPIC.to_string();
+        self.queue_id = level - 1;
+        true
+    }
 }
 
 /// A batch of messages for one topic and queue (Java `MessageExtBatch`). `body` is the client
@@ -142,4 +177,30 @@ pub struct MessageExtBatch {
     pub reconsume_times: i32,
     /// Client batch body.
     pub body: Bytes,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DELAY moves a message to the schedule topic queue level-1 and keeps the real destination;
+    /// levels are clamped; prepared messages and DELAY <= 0 are left alone.
+    #[test]
+    fn delay_rewrite() {
+        let mut m =
+            MessageExtBrokerInner::new("T", 3, &b""[..], encode_properties([("DELAY", "30")]));
+        assert!(m.apply_delay_level(18));
+        assert_eq!((m.topic.as_str(), m.queue_id), (SCHEDULE_TOPIC, 17));
+        assert_eq!(m.property("DELAY"), Some("18"));
+        assert_eq!(m.property("REAL_TOPIC"), Some("T"));
+        assert_eq!(m.property("REAL_QID"), Some("3"));
+        let mut p =
+            MessageExtBrokerInner::new("T", 0, &b""[..], encode_properties([("DELAY", "2")]));
+        p.sys_flag = sys_flag::TRANSACTION_PREPARED;
+        assert!(!p.apply_delay_level(18));
+        let mut z =
+            MessageExtBrokerInner::new("T", 0, &b""[..], encode_properties([("DELAY", "0")]));
+        assert!(!z.apply_delay_level(18));
+        assert_eq!(z.topic, "T");
+    }
 }

@@ -129,6 +129,14 @@ pub fn remove_property(props: &str, key: &str) -> String {
     encode_properties(PropertiesIter::new(props).filter(|(k, _)| *k != key))
 }
 
+/// Returns `props` with `key` set to `value` (any earlier pair of that name removed, the new pair
+/// appended).
+pub fn set_property(props: &str, key: &str, value: &str) -> String {
+    let mut out = remove_property(props, key);
+    append_property(&mut out, key, value);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
