@@ -104,8 +104,12 @@ pub fn parse_properties(props: &str) -> HashMap<String, String> {
         .collect()
 }
 
-/// Appends one `name\x01value\x02` pair.
+/// Appends one `name\x01value\x02` pair. Java 4.9.x clients send the string without the
+/// final separator, so one is added first when the string does not end with it.
 pub fn append_property(out: &mut String, name: &str, value: &str) {
+    if !out.is_empty() && !out.ends_with(PROPERTY_SEPARATOR) {
+        out.push(PROPERTY_SEPARATOR);
+    }
     out.push_str(name);
     out.push(NAME_VALUE_SEPARATOR);
     out.push_str(value);
@@ -140,6 +144,14 @@ pub fn set_property(props: &str, key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn append_after_a_4x_string_without_trailing_separator_keeps_pairs_apart() {
+        let mut p = "TAGS\u{1}Tag0".to_string();
+        append_property(&mut p, "CLUSTER", "DefaultCluster");
+        assert_eq!(get_property(&p, "TAGS"), Some("Tag0"));
+        assert_eq!(get_property(&p, "CLUSTER"), Some("DefaultCluster"));
+    }
 
     /// Encode then parse gives back the same pairs; a trailing 0x02 follows every pair.
     #[test]

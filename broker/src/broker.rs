@@ -1,0 +1,266 @@
+//! The broker runtime: what it holds and the order it starts and stops in.
+//! Start: store (recovery) -> topic/group/offset managers -> servers (main and VIP port) ->
+//! registration with the nameservers -> periodic tasks. Stop: unregister, stop serving,
+//! persist offsets, shut the store down (flush + checkpoint).
+
+use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use remoting::channel::ChannelConfig;
+use remoting::client::{ClientConfig, RemotingClient};
+use remoting::protocol::header::broker::NotifyConsumerIdsChangedRequestHeader;
+use remoting::server::{ChannelEventListener, RemotingServer, ServerConfig};
+use remoting::{request_code, Channel, RemotingCommand};
+use store::MessageStore;
+use tokio::sync::Notify;
+
+use crate::client::consumer_manager::ConsumerManager;
+use crate::client::producer_manager::ProducerManager;
+use crate::config::{BrokerConfig, BrokerSettings};
+use crate::consumer_offset::ConsumerOffsetManager;
+use crate::long_polling::LongPolling;
+use crate::subscription_group::SubscriptionGroupManager;
+use crate::topic_config::TopicConfigManager;
+use crate::{namesrv_registration, processor};
+
+pub struct Broker {
+    pub config: RwLock<BrokerConfig>,
+    pub settings: BrokerSettings,
+    pub store: Arc<MessageStore>,
+    pub topics: TopicConfigManager,
+    pub groups: SubscriptionGroupManager,
+    pub offsets: ConsumerOffsetManager,
+    pub consumers: ConsumerManager,
+    pub producers: ProducerManager,
+    pub long_polling: LongPolling,
+    /// Connections to nameservers.
+    pub outbound: RemotingClient,
+    /// Poked when topics change so the broker re-registers at once.
+    pub register_now: Notify,
+    pub started_at_ms: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] remoting::properties::InvalidValue),
+    #[error("store: {0}")]
+    Store(#[from] store::error::StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+}
+
+impl Broker {
+    /// Tells every consumer of `group` that the group's membership changed.
+    pub fn notify_consumer_ids_changed(&self, group: &str) {
+        if let Some(cfg) = self.groups.get(group) {
+            if !cfg.notify_consumer_ids_changed_enable {
+                return;
+            }
+        }
+        for c in self.consumers.channels(group) {
+            let header = NotifyConsumerIdsChangedRequestHeader {
+                consumer_group: group.to_string(),
+            };
+            let req = RemotingCommand::request_with_header(
+                request_code::NOTIFY_CONSUMER_IDS_CHANGED,
+                &header,
+            );
+            let ch = c.channel.clone();
+            tokio::spawn(async move {
+                if let Err(e) = ch.invoke_oneway(req).await {
+                    tracing::debug!(peer = %ch.peer_addr(), error = %e, "notify consumer ids changed failed");
+                }
+            });
+        }
+    }
+
+    /// Asks the registration task to register with the nameservers now.
+    pub fn topics_changed(&self) {
+        self.register_now.notify_one();
+    }
+}
+
+struct ClientChannelEvents(std::sync::Weak<Broker>);
+
+impl ChannelEventListener for ClientChannelEvents {
+    fn on_channel_close(&self, channel: &Channel) {
+        let Some(broker) = self.0.upgrade() else {
+            return;
+        };
+        broker.producers.on_channel_close(channel);
+        for group in broker.consumers.on_channel_close(channel) {
+            tracing::info!(%group, peer = %channel.peer_addr(), "consumer connection closed");
+            broker.notify_consumer_ids_changed(&group);
+        }
+    }
+}
+
+/// A running broker.
+pub struct BrokerHandle {
+    pub broker: Arc<Broker>,
+    servers: Vec<RemotingServer>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl BrokerHandle {
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.servers.first().map(RemotingServer::local_addr)
+    }
+
+    pub async fn shutdown(self) {
+        namesrv_registration::unregister_all(&self.broker).await;
+        for t in &self.tasks {
+            t.abort();
+        }
+        for s in self.servers {
+            s.shutdown().await;
+        }
+        self.broker.offsets.persist();
+        self.broker.topics.persist();
+        self.broker.groups.persist();
+        let store = self.broker.store.clone();
+        let _ = tokio::task::spawn_blocking(move || store.shutdown()).await;
+        self.broker.outbound.shutdown();
+        tracing::info!("broker shut down");
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Starts a broker with `config`.
+pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    let settings = config.settings()?;
+    let store_config = store::config::StoreConfig::from_properties(&config.store_properties())?;
+    let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
+        .await
+        .map_err(|e| {
+            store::error::StoreError::InvalidConfig(format!("store open task failed: {e}"))
+        })??;
+    let topics = TopicConfigManager::load(&settings);
+    let groups = SubscriptionGroupManager::load(
+        &settings.store_root,
+        settings.auto_create_subscription_group,
+    );
+    let offsets = ConsumerOffsetManager::load(&settings.store_root);
+    let broker = Arc::new(Broker {
+        config: RwLock::new(config),
+        settings: settings.clone(),
+        store,
+        topics,
+        groups,
+        offsets,
+        consumers: ConsumerManager::default(),
+        producers: ProducerManager::default(),
+        long_polling: LongPolling::default(),
+        outbound: RemotingClient::new(ClientConfig::default()),
+        register_now: Notify::new(),
+        started_at_ms: now_ms(),
+    });
+
+    let weak = Arc::downgrade(&broker);
+    broker.store.set_message_arrival_listener(Arc::new(
+        move |info: &store::result::ArrivalInfo<'_>| {
+            if let Some(b) = weak.upgrade() {
+                b.long_polling.notify_arrival(info.topic, info.queue_id);
+            }
+        },
+    ));
+
+    let server_config = ServerConfig {
+        channel: ChannelConfig {
+            idle_timeout: Duration::from_secs(settings.idle_seconds.max(1)),
+            ..ChannelConfig::default()
+        },
+        ..ServerConfig::default()
+    };
+    let events: Arc<dyn ChannelEventListener> =
+        Arc::new(ClientChannelEvents(Arc::downgrade(&broker)));
+    let ip: std::net::IpAddr = settings
+        .bind_address
+        .parse()
+        .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+    let mut servers = Vec::new();
+    let main_addr = SocketAddr::new(ip, settings.listen_port);
+    let main = RemotingServer::bind(
+        main_addr,
+        processor::processor_table(broker.clone(), false),
+        server_config.clone(),
+        Some(events.clone()),
+    )
+    .await
+    .map_err(|source| StartError::Bind {
+        addr: main_addr,
+        source,
+    })?;
+    servers.push(main);
+    if settings.listen_port > 2 {
+        let vip_addr = SocketAddr::new(ip, settings.listen_port - 2);
+        match RemotingServer::bind(
+            vip_addr,
+            processor::processor_table(broker.clone(), true),
+            server_config,
+            Some(events),
+        )
+        .await
+        {
+            Ok(s) => servers.push(s),
+            Err(e) => tracing::warn!(addr = %vip_addr, error = %e, "VIP channel not started"),
+        }
+    }
+
+    let mut tasks = Vec::new();
+    tasks.push(tokio::spawn(namesrv_registration::run(broker.clone())));
+    let b = broker.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(
+            b.settings.flush_consumer_offset_interval_ms.max(100),
+        ));
+        loop {
+            tick.tick().await;
+            let b2 = b.clone();
+            let _ = tokio::task::spawn_blocking(move || b2.offsets.persist()).await;
+        }
+    }));
+    let b = broker.clone();
+    tasks.push(tokio::spawn(async move {
+        let timeout = Duration::from_millis(b.settings.channel_expired_timeout_ms);
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            b.producers.scan_expired(timeout);
+            let expired = b.consumers.scan_expired(timeout);
+            let mut groups: Vec<String> = Vec::new();
+            for (group, ch) in expired {
+                ch.close();
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+            for g in groups {
+                b.notify_consumer_ids_changed(&g);
+            }
+        }
+    }));
+    tracing::info!(
+        broker = %settings.broker_name,
+        cluster = %settings.cluster_name,
+        addr = %settings.broker_addr(),
+        namesrv = ?settings.namesrv_addrs,
+        "broker started"
+    );
+    Ok(BrokerHandle {
+        broker,
+        servers,
+        tasks,
+    })
+}

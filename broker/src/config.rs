@@ -1,0 +1,214 @@
+//! The broker's settings under the Java property names (BrokerConfig, NettyServerConfig and
+//! MessageStoreConfig share one broker.conf), with Java's defaults. The values the hot paths
+//! read are parsed once into `BrokerSettings`; the full table answers GET_BROKER_CONFIG.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use remoting::properties::{InvalidValue, PropertiesConfig};
+
+/// Java property name -> default for the keys this broker reads or reports.
+pub fn defaults() -> Vec<(&'static str, Option<String>)> {
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".to_string());
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "DEFAULT_BROKER".to_string());
+    let s = |v: &str| Some(v.to_string());
+    vec![
+        ("rocketmqHome", std::env::var("ROCKETMQ_HOME").ok()),
+        ("namesrvAddr", std::env::var("NAMESRV_ADDR").ok()),
+        ("brokerIP1", s("127.0.0.1")),
+        ("brokerIP2", s("127.0.0.1")),
+        ("listenPort", s("10911")),
+        ("brokerName", Some(host)),
+        ("brokerClusterName", s("DefaultCluster")),
+        ("brokerId", s("0")),
+        ("brokerPermission", s("6")),
+        ("defaultTopicQueueNums", s("8")),
+        ("autoCreateTopicEnable", s("true")),
+        ("clusterTopicEnable", s("true")),
+        ("brokerTopicEnable", s("true")),
+        ("autoCreateSubscriptionGroup", s("true")),
+        ("messageStorePlugIn", s("")),
+        ("traceTopicEnable", s("false")),
+        ("msgTraceTopicName", s("RMQ_SYS_TRACE_TOPIC")),
+        ("regionId", s("DefaultRegion")),
+        ("traceOn", s("true")),
+        ("longPollingEnable", s("true")),
+        ("shortPollingTimeMills", s("1000")),
+        ("notifyConsumerIdsChangedEnable", s("true")),
+        ("transferMsgByHeap", s("true")),
+        ("registerNameServerPeriod", s("30000")),
+        ("registerBrokerTimeoutMills", s("24000")),
+        ("brokerNotActiveTimeoutMillis", s("10000")),
+        ("channelExpiredTimeout", s("120000")),
+        ("flushConsumerOffsetInterval", s("5000")),
+        ("sendMessageThreadPoolNums", s("4")),
+        ("pullMessageThreadPoolNums", s("16")),
+        ("sendThreadPoolQueueCapacity", s("10000")),
+        ("pullThreadPoolQueueCapacity", s("100000")),
+        ("enablePropertyFilter", s("false")),
+        ("forceRegister", s("true")),
+        ("fetchNamesrvAddrByAddressServer", s("false")),
+        ("haListenPort", s("10912")),
+        ("brokerRole", s("ASYNC_MASTER")),
+        ("flushDiskType", s("ASYNC_FLUSH")),
+        ("storePathRootDir", Some(format!("{home}/store"))),
+        ("storePathCommitLog", None),
+        ("mappedFileSizeCommitLog", s("1073741824")),
+        ("mappedFileSizeConsumeQueue", s("6000000")),
+        ("flushIntervalCommitLog", s("500")),
+        ("syncFlushTimeout", s("5000")),
+        ("maxMessageSize", s("4194304")),
+        ("fileReservedTime", s("72")),
+        ("deleteWhen", s("04")),
+        ("diskMaxUsedSpaceRatio", s("75")),
+        ("messageIndexEnable", s("true")),
+        ("maxHashSlotNum", s("5000000")),
+        ("maxIndexNum", s("20000000")),
+        (
+            "messageDelayLevel",
+            s("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
+        ),
+        ("maxTransferCountOnMessageInMemory", s("32")),
+        ("maxTransferBytesOnMessageInMemory", s("262144")),
+        ("serverChannelMaxIdleTimeSeconds", s("120")),
+        ("bindAddress", s("0.0.0.0")),
+    ]
+}
+
+/// The values read on hot paths, parsed once at start.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub broker_name: String,
+    pub cluster_name: String,
+    pub broker_id: i64,
+    pub broker_ip1: String,
+    pub broker_ip2: String,
+    pub listen_port: u16,
+    pub ha_listen_port: u16,
+    pub bind_address: String,
+    pub namesrv_addrs: Vec<String>,
+    pub broker_permission: i32,
+    pub default_topic_queue_nums: i32,
+    pub auto_create_topic_enable: bool,
+    pub cluster_topic_enable: bool,
+    pub broker_topic_enable: bool,
+    pub auto_create_subscription_group: bool,
+    pub trace_topic_enable: bool,
+    pub trace_topic_name: String,
+    pub region_id: String,
+    pub trace_on: bool,
+    pub long_polling_enable: bool,
+    pub short_polling_time_ms: u64,
+    pub register_period_ms: u64,
+    pub register_timeout_ms: u64,
+    pub channel_expired_timeout_ms: u64,
+    pub flush_consumer_offset_interval_ms: u64,
+    pub store_root: PathBuf,
+    pub max_message_size: usize,
+    pub idle_seconds: u64,
+    pub max_transfer_count: i32,
+    pub max_transfer_bytes: i32,
+}
+
+impl BrokerSettings {
+    /// The address clients use: `brokerIP1:listenPort`.
+    pub fn broker_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip1, self.listen_port)
+    }
+
+    /// The same as a socket address, written into stored records as the store host.
+    pub fn store_host(&self) -> SocketAddr {
+        format!("{}:{}", self.broker_ip1, self.listen_port)
+            .parse()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], self.listen_port)))
+    }
+
+    pub fn ha_server_addr(&self) -> String {
+        format!("{}:{}", self.broker_ip2, self.ha_listen_port)
+    }
+}
+
+/// The effective broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    pub props: PropertiesConfig,
+}
+
+impl BrokerConfig {
+    /// Defaults overridden by `props`; returns the keys it does not know.
+    pub fn from_properties(
+        props: BTreeMap<String, String>,
+    ) -> Result<(Self, Vec<String>), InvalidValue> {
+        let mut c = Self {
+            props: PropertiesConfig::with_defaults(defaults()),
+        };
+        let ha_given = props.contains_key("haListenPort");
+        let unknown = c.props.apply(props);
+        c.props.validate_types(defaults())?;
+        if !ha_given {
+            let port: i64 = c.props.number("listenPort", 10911)?;
+            c.props.set("haListenPort", (port + 1).to_string());
+        }
+        Ok((c, unknown))
+    }
+
+    /// Parses the hot-path values; a bad value is refused naming its key.
+    pub fn settings(&self) -> Result<BrokerSettings, InvalidValue> {
+        let p = &self.props;
+        let namesrv = p.string("namesrvAddr");
+        Ok(BrokerSettings {
+            broker_name: p.string("brokerName"),
+            cluster_name: p.string("brokerClusterName"),
+            broker_id: p.number("brokerId", 0)?,
+            broker_ip1: p.string("brokerIP1"),
+            broker_ip2: p
+                .get("brokerIP2")
+                .map(String::from)
+                .unwrap_or_else(|| p.string("brokerIP1")),
+            listen_port: p.number("listenPort", 10911)?,
+            ha_listen_port: p.number("haListenPort", 10912)?,
+            bind_address: p.string("bindAddress"),
+            namesrv_addrs: namesrv
+                .split(';')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+            broker_permission: p.number("brokerPermission", 6)?,
+            default_topic_queue_nums: p.number("defaultTopicQueueNums", 8)?,
+            auto_create_topic_enable: p.bool("autoCreateTopicEnable"),
+            cluster_topic_enable: p.bool("clusterTopicEnable"),
+            broker_topic_enable: p.bool("brokerTopicEnable"),
+            auto_create_subscription_group: p.bool("autoCreateSubscriptionGroup"),
+            trace_topic_enable: p.bool("traceTopicEnable"),
+            trace_topic_name: p.string("msgTraceTopicName"),
+            region_id: p.string("regionId"),
+            trace_on: p.bool("traceOn"),
+            long_polling_enable: p.bool("longPollingEnable"),
+            short_polling_time_ms: p.number("shortPollingTimeMills", 1000)?,
+            register_period_ms: p
+                .number::<u64>("registerNameServerPeriod", 30_000)?
+                .clamp(10_000, 60_000),
+            register_timeout_ms: p.number("registerBrokerTimeoutMills", 24_000)?,
+            channel_expired_timeout_ms: p.number("channelExpiredTimeout", 120_000)?,
+            flush_consumer_offset_interval_ms: p.number("flushConsumerOffsetInterval", 5000)?,
+            store_root: PathBuf::from(p.string("storePathRootDir")),
+            max_message_size: p.number("maxMessageSize", 4 * 1024 * 1024)?,
+            idle_seconds: p.number("serverChannelMaxIdleTimeSeconds", 120)?,
+            max_transfer_count: p.number("maxTransferCountOnMessageInMemory", 32)?,
+            max_transfer_bytes: p.number("maxTransferBytesOnMessageInMemory", 262_144)?,
+        })
+    }
+
+    /// The settings as the store reads them (Java MessageStoreConfig names).
+    pub fn store_properties(&self) -> HashMap<String, String> {
+        self.props
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+}

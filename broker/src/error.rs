@@ -1,0 +1,44 @@
+//! The broker's request errors and the one place they become wire answers (code + remark).
+
+use remoting::error::HeaderError;
+use remoting::{response_code, RemotingCommand};
+
+pub const FAQ_SUFFIX: &str =
+    "\nSee https://rocketmq.apache.org/docs/bestPractice/06FAQ for further details.";
+
+#[derive(Debug, thiserror::Error)]
+pub enum BrokerError {
+    /// A header field is missing or malformed (Java: RemotingCommandException -> SYSTEM_ERROR).
+    #[error("org.apache.rocketmq.remoting.exception.RemotingCommandException: {0}")]
+    Header(#[from] HeaderError),
+    /// A request body could not be decoded.
+    #[error("decode request body failed: {0}")]
+    Body(String),
+    /// A refusal with Java's response code and remark.
+    #[error("{remark}")]
+    Refused { code: i32, remark: String },
+}
+
+impl BrokerError {
+    pub fn refused(code: i32, remark: impl Into<String>) -> Self {
+        BrokerError::Refused {
+            code,
+            remark: remark.into(),
+        }
+    }
+
+    pub fn code(&self) -> i32 {
+        match self {
+            BrokerError::Header(_) | BrokerError::Body(_) => response_code::SYSTEM_ERROR,
+            BrokerError::Refused { code, .. } => *code,
+        }
+    }
+
+    /// The answer to `req` for this error.
+    pub fn into_response(self, req: &RemotingCommand) -> RemotingCommand {
+        let code = self.code();
+        RemotingCommand::response_to(req, code, Some(self.to_string()))
+    }
+}
+
+pub type BrokerResult<T> = Result<T, BrokerError>;

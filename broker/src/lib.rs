@@ -1,0 +1,23 @@
+//! The broker: receives messages from producers into the store, serves them to consumers
+//! (with long polling), keeps consumer offsets, client and topic/group configuration, and
+//! registers itself with the nameservers — answering the Java remoting protocol.
+//!
+//! Layout: `config` (Java keys), `broker` (runtime, start/stop), `processor` (one module per
+//! request family), `topic_config`, `subscription_group`, `consumer_offset` (the persisted
+//! JSON configs), `client` (producer/consumer connections), `long_polling`,
+//! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping).
+
+pub mod broker;
+pub mod client;
+pub mod config;
+pub mod consumer_offset;
+pub mod error;
+pub mod long_polling;
+pub mod namesrv_registration;
+pub mod persist;
+pub mod processor;
+pub mod subscription_group;
+pub mod topic_config;
+
+pub use broker::{start, Broker, BrokerHandle};
+pub use config::BrokerConfig;

@@ -1,0 +1,161 @@
+//! Administration requests used by mqadmin and the clients' admin API: topics, subscription
+//! groups, broker config and runtime info.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use remoting::protocol::body::{to_json_bytes, KvTable, TopicConfig, TopicList};
+use remoting::protocol::header::broker::{
+    CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, TopicRequestHeader,
+};
+use remoting::{request_code as rc, response_code, Channel, RemotingCommand};
+
+use crate::broker::Broker;
+use crate::error::{BrokerError, BrokerResult};
+use crate::subscription_group::SubscriptionGroupConfig;
+use crate::topic_config;
+
+pub const CODES: &[i32] = &[
+    rc::UPDATE_AND_CREATE_TOPIC,
+    rc::DELETE_TOPIC_IN_BROKER,
+    rc::GET_ALL_TOPIC_CONFIG,
+    rc::GET_TOPIC_CONFIG,
+    rc::GET_TOPIC_NAME_LIST,
+    rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP,
+    rc::DELETE_SUBSCRIPTIONGROUP,
+    rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
+    rc::GET_BROKER_CONFIG,
+    rc::GET_BROKER_RUNTIME_INFO,
+];
+
+pub async fn process(
+    broker: Arc<Broker>,
+    channel: Channel,
+    req: RemotingCommand,
+) -> BrokerResult<Option<RemotingCommand>> {
+    let ok = || RemotingCommand::response_to(&req, response_code::SUCCESS, None);
+    let resp = match req.code {
+        rc::UPDATE_AND_CREATE_TOPIC => {
+            let h: CreateTopicRequestHeader = req.decode_header()?;
+            if let Some(remark) = topic_config::validate_topic(&h.topic) {
+                return Err(BrokerError::refused(
+                    response_code::INVALID_PARAMETER,
+                    remark,
+                ));
+            }
+            if h.topic == topic_config::AUTO_CREATE_TOPIC_KEY && h.topic != h.default_topic {
+                return Err(BrokerError::refused(
+                    response_code::SYSTEM_ERROR,
+                    format!(
+                        "The specified topic {} is a system topic, can not be created.",
+                        h.topic
+                    ),
+                ));
+            }
+            let mut tc = TopicConfig::new(h.topic.clone(), h.read_queue_nums);
+            tc.write_queue_nums = h.write_queue_nums;
+            tc.perm = h.perm;
+            tc.topic_filter_type = h.topic_filter_type.clone();
+            tc.topic_sys_flag = h.topic_sys_flag.unwrap_or(0);
+            tc.order = h.order.unwrap_or(false);
+            tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "updateAndCreateTopic");
+            if broker.topics.update(tc) {
+                broker.topics_changed();
+            }
+            ok()
+        }
+        rc::DELETE_TOPIC_IN_BROKER => {
+            let h: TopicRequestHeader = req.decode_header()?;
+            tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "deleteTopic");
+            broker.topics.delete(&h.topic);
+            broker.offsets.remove_topic(&h.topic);
+            broker.topics_changed();
+            ok()
+        }
+        rc::GET_ALL_TOPIC_CONFIG => ok().with_body(to_json_bytes(&broker.topics.wrapper())),
+        rc::GET_TOPIC_CONFIG => {
+            let h: TopicRequestHeader = req.decode_header()?;
+            match broker.topics.select(&h.topic) {
+                Some(tc) => {
+                    ok().with_body(to_json_bytes(&serde_json::json!({ "topicConfig": tc })))
+                }
+                None => {
+                    return Err(BrokerError::refused(
+                        response_code::TOPIC_NOT_EXIST,
+                        format!("No topic in this broker. topic: {}", h.topic),
+                    ))
+                }
+            }
+        }
+        rc::GET_TOPIC_NAME_LIST => {
+            let list = TopicList {
+                broker_addr: None,
+                topic_list: broker.topics.topic_names(),
+            };
+            ok().with_body(to_json_bytes(&list))
+        }
+        rc::UPDATE_AND_CREATE_SUBSCRIPTIONGROUP => {
+            let body = req.body.to_bytes();
+            let cfg: SubscriptionGroupConfig =
+                serde_json::from_slice(&body).map_err(|e| BrokerError::Body(e.to_string()))?;
+            tracing::info!(group = %cfg.group_name, peer = %channel.peer_addr(), "updateAndCreateSubscriptionGroup");
+            broker.groups.update(cfg);
+            ok()
+        }
+        rc::DELETE_SUBSCRIPTIONGROUP => {
+            let h: DeleteSubscriptionGroupRequestHeader = req.decode_header()?;
+            broker.groups.delete(&h.group_name);
+            if h.clean_offset.unwrap_or(false) {
+                broker.offsets.remove_group(&h.group_name);
+            }
+            ok()
+        }
+        rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG => {
+            ok().with_body(to_json_bytes(&broker.groups.snapshot_json()))
+        }
+        rc::GET_BROKER_CONFIG => {
+            let text = broker
+                .config
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .props
+                .to_text();
+            let mut r = ok().with_body(text.into_bytes());
+            let mut ext = remoting::protocol::ext_fields::ExtFields::new();
+            let v = broker.topics.data_version();
+            ext.insert("version", serde_json::to_string(&v).unwrap_or_default());
+            r.ext_fields = Some(ext);
+            r
+        }
+        _ => ok().with_body(to_json_bytes(&KvTable {
+            table: runtime_info(&broker),
+        })),
+    };
+    Ok(Some(resp))
+}
+
+/// GET_BROKER_RUNTIME_INFO: figures this broker actually has.
+fn runtime_info(broker: &Broker) -> BTreeMap<String, String> {
+    let mut t = BTreeMap::new();
+    let store = &broker.store;
+    t.insert("brokerVersionDesc".into(), "V5_3_3".into());
+    t.insert(
+        "brokerVersion".into(),
+        remoting::protocol::version::CURRENT_VERSION.to_string(),
+    );
+    t.insert("bootTimestamp".into(), broker.started_at_ms.to_string());
+    t.insert("brokerActive".into(), "true".into());
+    t.insert(
+        "commitLogMaxOffset".into(),
+        store.max_phy_offset().to_string(),
+    );
+    t.insert(
+        "commitLogMinOffset".into(),
+        store.min_phy_offset().to_string(),
+    );
+    t.insert("sendThreadPoolQueueSize".into(), "0".into());
+    t.insert("pullThreadPoolQueueSize".into(), "0".into());
+    t.insert("sendThreadPoolQueueHeadWaitTimeMills".into(), "0".into());
+    t.insert("pullThreadPoolQueueHeadWaitTimeMills".into(), "0".into());
+    t
+}

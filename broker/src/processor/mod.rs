@@ -1,0 +1,106 @@
+//! Request processing: one module per request family, each a `RequestProcessor` registered for
+//! its codes with a concurrency bound (over it: SYSTEM_BUSY). Errors become answers in
+//! `crate::error` only.
+
+mod admin;
+mod client_manage;
+mod consumer_manage;
+mod offset_query;
+mod pull;
+mod send;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use remoting::processor::{ProcessFuture, ProcessorTable, RequestProcessor};
+use remoting::{request_code as rc, Channel, RemotingCommand};
+
+use crate::broker::Broker;
+use crate::error::BrokerResult;
+
+/// A processor built from an async handler function over the broker.
+struct Handler<F> {
+    broker: Arc<Broker>,
+    f: F,
+}
+
+impl<F, Fut> RequestProcessor for Handler<F>
+where
+    F: Fn(Arc<Broker>, Channel, RemotingCommand) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = BrokerResult<Option<RemotingCommand>>> + Send + 'static,
+{
+    fn process<'a>(&'a self, channel: &'a Channel, req: RemotingCommand) -> ProcessFuture<'a> {
+        let fut = (self.f)(self.broker.clone(), channel.clone(), req.clone());
+        Box::pin(async move {
+            match fut.await {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(peer = %channel.peer_addr(), code = req.code, error = %e, "request refused");
+                    Some(e.into_response(&req))
+                }
+            }
+        })
+    }
+}
+
+fn handler<F, Fut>(broker: &Arc<Broker>, f: F) -> Arc<dyn RequestProcessor>
+where
+    F: Fn(Arc<Broker>, Channel, RemotingCommand) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = BrokerResult<Option<RemotingCommand>>> + Send + 'static,
+{
+    Arc::new(Handler {
+        broker: broker.clone(),
+        f,
+    })
+}
+
+/// The processor table of the broker's main port, or of its VIP port (no pulls there).
+pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
+    let mut t = ProcessorTable::new();
+    t.register(
+        &[
+            rc::SEND_MESSAGE,
+            rc::SEND_MESSAGE_V2,
+            rc::SEND_BATCH_MESSAGE,
+        ],
+        handler(&broker, send::process),
+        Some(10_000),
+    );
+    if !vip {
+        t.register(
+            &[rc::PULL_MESSAGE, rc::LITE_PULL_MESSAGE],
+            handler(&broker, pull::process),
+            Some(100_000),
+        );
+    }
+    t.register(
+        &[
+            rc::HEART_BEAT,
+            rc::UNREGISTER_CLIENT,
+            rc::CHECK_CLIENT_CONFIG,
+        ],
+        handler(&broker, client_manage::process),
+        Some(50_000),
+    );
+    t.register(
+        &[
+            rc::GET_CONSUMER_LIST_BY_GROUP,
+            rc::UPDATE_CONSUMER_OFFSET,
+            rc::QUERY_CONSUMER_OFFSET,
+        ],
+        handler(&broker, consumer_manage::process),
+        Some(50_000),
+    );
+    t.register(
+        &[
+            rc::GET_MAX_OFFSET,
+            rc::GET_MIN_OFFSET,
+            rc::SEARCH_OFFSET_BY_TIMESTAMP,
+            rc::GET_EARLIEST_MSG_STORETIME,
+        ],
+        handler(&broker, offset_query::process),
+        Some(50_000),
+    );
+    t.register(admin::CODES, handler(&broker, admin::process), Some(10_000));
+    t
+}

@@ -1,0 +1,298 @@
+//! SEND_MESSAGE, SEND_MESSAGE_V2 and SEND_BATCH_MESSAGE: validate as Java does (topic name,
+//! forbidden system topics, auto-create from TBW102, queue id range), redirect exhausted
+//! retries to the group's DLQ, store, and answer with the offset message id.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use remoting::protocol::body::perm;
+use remoting::protocol::header::broker::{SendMessageRequestHeader, SendMessageResponseHeader};
+use remoting::protocol::version;
+use remoting::{request_code as rc, response_code, Channel, RemotingCommand};
+use store::message::properties::{self as props, keys};
+use store::message::{MessageExtBatch, MessageExtBrokerInner};
+use store::result::{PutMessageResult, PutMessageStatus};
+
+use crate::broker::Broker;
+use crate::error::{BrokerError, BrokerResult, FAQ_SUFFIX};
+use crate::topic_config::{self, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX};
+
+pub async fn process(
+    broker: Arc<Broker>,
+    channel: Channel,
+    req: RemotingCommand,
+) -> BrokerResult<Option<RemotingCommand>> {
+    let mut h = match req.code {
+        rc::SEND_MESSAGE => req.decode_header::<SendMessageRequestHeader>()?,
+        _ => SendMessageRequestHeader::from_v2(
+            req.ext_fields.as_ref().unwrap_or(&Default::default()),
+        )?,
+    };
+    let topic_config = check(&broker, &channel, &req, &h)?;
+    let mut properties = h.properties.take().unwrap_or_default();
+    let mut queue_id = h.queue_id;
+    if queue_id < 0 {
+        queue_id = random_below(topic_config.write_queue_nums.max(1));
+    }
+    let mut topic = h.topic.clone();
+    if let Some(group) = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) {
+        if req.code == rc::SEND_BATCH_MESSAGE {
+            return Err(BrokerError::refused(
+                response_code::MESSAGE_ILLEGAL,
+                format!("batch request does not support retry group {}", h.topic),
+            ));
+        }
+        let Some(group_cfg) = broker.groups.find_or_create(group) else {
+            return Err(BrokerError::refused(
+                response_code::SUBSCRIPTION_GROUP_NOT_EXIST,
+                format!("subscription group not exist, {group} {FAQ_SUFFIX}"),
+            ));
+        };
+        let mut max = group_cfg.retry_max_times;
+        if req.version >= 121 {
+            if let Some(m) = h.max_reconsume_times {
+                max = m;
+            }
+        }
+        if h.reconsume_times.unwrap_or(0) > max {
+            topic = format!("{DLQ_GROUP_TOPIC_PREFIX}{group}");
+            queue_id = 0;
+            broker
+                .topics
+                .create_in_send_back(&topic, 1, perm::READ | perm::WRITE, 0);
+            broker.topics_changed();
+            properties = props::remove_property(&properties, keys::DELAY);
+            props::append_property(&mut properties, keys::DELAY, "-1");
+            tracing::info!(%topic, "retries exhausted; message goes to the dead letter queue");
+        }
+    }
+    let s = &broker.settings;
+    if props::get_property(&properties, keys::CLUSTER).is_none() {
+        props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
+    }
+    let born_host = channel.peer_addr();
+    let store_host = s.store_host();
+    let body = req.body.to_bytes();
+    let result = if req.code == rc::SEND_BATCH_MESSAGE {
+        let batch = MessageExtBatch {
+            topic: topic.clone(),
+            queue_id,
+            sys_flag: h.sys_flag,
+            born_timestamp: h.born_timestamp,
+            born_host,
+            store_host,
+            reconsume_times: h.reconsume_times.unwrap_or(0),
+            body,
+        };
+        broker.store.put_messages(batch).await
+    } else {
+        let uniq = match props::get_property(&properties, keys::UNIQ_KEY) {
+            Some(u) => u.to_string(),
+            None => {
+                let u = new_uniq_id(&s.broker_ip1);
+                props::append_property(&mut properties, keys::UNIQ_KEY, &u);
+                u
+            }
+        };
+        let tags_code = props::get_property(&properties, keys::TAGS)
+            .map(store::message::hash::tags_code)
+            .unwrap_or(0);
+        let mut msg = MessageExtBrokerInner::new(topic.clone(), queue_id, body, properties);
+        msg.flag = h.flag;
+        msg.sys_flag = h.sys_flag;
+        msg.tags_code = tags_code;
+        msg.born_timestamp = h.born_timestamp;
+        msg.born_host = born_host;
+        msg.store_host = store_host;
+        msg.reconsume_times = h.reconsume_times.unwrap_or(0);
+        let r = broker.store.put_message(msg).await;
+        return Ok(Some(answer(&broker, &req, r, queue_id, Some(uniq))));
+    };
+    Ok(Some(answer(&broker, &req, result, queue_id, None)))
+}
+
+/// Java `msgCheck`: the topic's config, created from the default topic when allowed.
+fn check(
+    broker: &Broker,
+    channel: &Channel,
+    req: &RemotingCommand,
+    h: &SendMessageRequestHeader,
+) -> BrokerResult<remoting::protocol::body::TopicConfig> {
+    let s = &broker.settings;
+    if !perm::is_writeable(s.broker_permission) {
+        return Err(BrokerError::refused(
+            response_code::NO_PERMISSION,
+            format!("the broker[{}] sending message is forbidden", s.broker_ip1),
+        ));
+    }
+    if let Some(remark) = topic_config::validate_topic(&h.topic) {
+        return Err(BrokerError::refused(
+            response_code::INVALID_PARAMETER,
+            remark,
+        ));
+    }
+    if topic_config::is_not_allowed_send_topic(&h.topic) {
+        return Err(BrokerError::refused(
+            response_code::NO_PERMISSION,
+            format!("Sending message to topic[{}] is forbidden.", h.topic),
+        ));
+    }
+    let tc = match broker.topics.select(&h.topic) {
+        Some(tc) => tc,
+        None => {
+            let sys_flag = if h.unit_mode.unwrap_or(false) {
+                if h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+                    2
+                } else {
+                    1
+                }
+            } else {
+                0
+            };
+            let created = if s.auto_create_topic_enable
+                || h.default_topic != topic_config::AUTO_CREATE_TOPIC_KEY
+            {
+                broker.topics.create_in_send(
+                    &h.topic,
+                    &h.default_topic,
+                    h.default_topic_queue_nums,
+                    sys_flag,
+                    &channel.peer_addr().to_string(),
+                )
+            } else {
+                None
+            };
+            let created = created.or_else(|| {
+                h.topic.starts_with(RETRY_GROUP_TOPIC_PREFIX).then(|| {
+                    broker.topics.create_in_send_back(
+                        &h.topic,
+                        1,
+                        perm::READ | perm::WRITE,
+                        sys_flag,
+                    )
+                })
+            });
+            match created {
+                Some(tc) => {
+                    broker.topics_changed();
+                    tc
+                }
+                None => {
+                    return Err(BrokerError::refused(
+                        response_code::TOPIC_NOT_EXIST,
+                        format!(
+                            "topic[{}] not exist, apply first please!{FAQ_SUFFIX}",
+                            h.topic
+                        ),
+                    ))
+                }
+            }
+        }
+    };
+    let valid = tc.write_queue_nums.max(tc.read_queue_nums);
+    if h.queue_id >= valid {
+        return Err(BrokerError::refused(
+            response_code::INVALID_PARAMETER,
+            format!(
+                "request queueId[{}] is illegal, {:?} Producer: {}",
+                h.queue_id,
+                tc,
+                channel.peer_addr()
+            ),
+        ));
+    }
+    let _ = req;
+    Ok(tc)
+}
+
+/// Maps a put result to the send answer (Java `handlePutMessageResult`).
+fn answer(
+    broker: &Broker,
+    req: &RemotingCommand,
+    r: PutMessageResult,
+    queue_id: i32,
+    uniq: Option<String>,
+) -> RemotingCommand {
+    let max_size = broker.settings.max_message_size;
+    let (code, remark) = match r.status {
+        PutMessageStatus::PutOk => (response_code::SUCCESS, None),
+        PutMessageStatus::FlushDiskTimeout => (response_code::FLUSH_DISK_TIMEOUT, None),
+        PutMessageStatus::FlushSlaveTimeout => (response_code::FLUSH_SLAVE_TIMEOUT, None),
+        PutMessageStatus::SlaveNotAvailable => (response_code::SLAVE_NOT_AVAILABLE, None),
+        PutMessageStatus::InSyncReplicasNotEnough => (response_code::SYSTEM_ERROR, Some("in-sync replicas not enough".to_string())),
+        PutMessageStatus::CreateMappedFileFailed => (
+            response_code::SYSTEM_ERROR,
+            Some("create mapped file failed, server is busy or broken.".to_string()),
+        ),
+        PutMessageStatus::MessageIllegal | PutMessageStatus::PropertiesSizeExceeded => (
+            response_code::MESSAGE_ILLEGAL,
+            Some(format!("the message is illegal, maybe msg body or properties length not matched. msg body length limit {max_size}B, msg properties length limit 32KB.")),
+        ),
+        PutMessageStatus::ServiceNotAvailable => (
+            response_code::SERVICE_NOT_AVAILABLE,
+            Some("service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.".to_string()),
+        ),
+        PutMessageStatus::OsPageCacheBusy => (
+            response_code::SYSTEM_BUSY,
+            Some("[PC_SYNCHRONIZED]broker busy, start flow control for a while".to_string()),
+        ),
+        PutMessageStatus::LmqConsumeQueueNumExceeded | PutMessageStatus::UnknownError => {
+            (response_code::SYSTEM_ERROR, Some("UNKNOWN_ERROR".to_string()))
+        }
+    };
+    let mut resp = RemotingCommand::response_to(req, code, remark);
+    let mut ext = remoting::protocol::ext_fields::ExtFields::new();
+    if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
+        let header = SendMessageResponseHeader {
+            msg_id: a.msg_id.clone(),
+            queue_id,
+            queue_offset: a.logics_offset,
+            transaction_id: uniq,
+            batch_uniq_id: None,
+        };
+        ext = remoting::protocol::header::CommandHeader::to_ext_fields(&header);
+    }
+    ext.insert(keys::MSG_REGION, broker.settings.region_id.clone());
+    ext.insert(keys::TRACE_ON, broker.settings.trace_on.to_string());
+    resp.ext_fields = Some(ext);
+    let _ = version::CURRENT_VERSION;
+    resp
+}
+
+static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn random_below(n: i32) -> i32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let mix = nanos ^ UNIQ_COUNTER.fetch_add(0x9E37_79B9, Ordering::Relaxed);
+    (mix % n.max(1) as u32) as i32
+}
+
+/// A message id in the layout of Java's `MessageClientIDSetter` (IP, pid, a fixed hash, ms
+/// since the start of the month, counter), for messages that arrive without a UNIQ_KEY.
+fn new_uniq_id(ip: &str) -> String {
+    use std::fmt::Write;
+    let octets: [u8; 4] = ip
+        .parse::<std::net::Ipv4Addr>()
+        .map(|a| a.octets())
+        .unwrap_or([127, 0, 0, 1]);
+    let pid = std::process::id() as u16;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0);
+    let counter = UNIQ_COUNTER.fetch_add(1, Ordering::Relaxed) as u16;
+    let mut s = String::with_capacity(32);
+    for b in octets {
+        let _ = write!(s, "{b:02X}");
+    }
+    let _ = write!(
+        s,
+        "{pid:04X}{:08X}{:08X}{counter:04X}",
+        0x5253_5452u32,
+        (now % 0xFFFF_FFFF) as u32
+    );
+    s
+}
