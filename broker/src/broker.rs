@@ -34,6 +34,7 @@ pub struct Broker {
     pub consumers: ConsumerManager,
     pub producers: ProducerManager,
     pub long_polling: LongPolling,
+    pub locks: crate::rebalance_lock::RebalanceLockManager,
     /// Connections to nameservers.
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
@@ -162,6 +163,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         consumers: ConsumerManager::default(),
         producers: ProducerManager::default(),
         long_polling: LongPolling::default(),
+        locks: Default::default(),
         outbound: RemotingClient::new(ClientConfig::default()),
         register_now: Notify::new(),
         started_at_ms: now_ms(),

@@ -16,6 +16,7 @@ pub mod long_polling;
 pub mod namesrv_registration;
 pub mod persist;
 pub mod processor;
+pub mod rebalance_lock;
 pub mod subscription_group;
 pub mod topic_config;
 

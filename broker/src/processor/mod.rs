@@ -5,9 +5,12 @@
 mod admin;
 mod client_manage;
 mod consumer_manage;
+mod lock;
 mod offset_query;
 mod pull;
+mod query;
 mod send;
+mod send_back;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -100,6 +103,21 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         ],
         handler(&broker, offset_query::process),
         Some(50_000),
+    );
+    t.register(
+        &[rc::CONSUMER_SEND_MSG_BACK],
+        handler(&broker, send_back::process),
+        Some(10_000),
+    );
+    t.register(
+        &[rc::LOCK_BATCH_MQ, rc::UNLOCK_BATCH_MQ],
+        handler(&broker, lock::process),
+        Some(10_000),
+    );
+    t.register(
+        &[rc::QUERY_MESSAGE, rc::VIEW_MESSAGE_BY_ID],
+        handler(&broker, query::process),
+        Some(1_000),
     );
     t.register(admin::CODES, handler(&broker, admin::process), Some(10_000));
     t

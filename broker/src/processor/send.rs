@@ -54,17 +54,22 @@ pub async fn process(
                 max = m;
             }
         }
-        if h.reconsume_times.unwrap_or(0) > max {
+        // Orderly consumers (queue locks held) do not retry through the retry topic.
+        let orderly = !broker.locks.is_lock_all_expired(group);
+        if h.reconsume_times.unwrap_or(0) >= max || orderly {
             topic = format!("{DLQ_GROUP_TOPIC_PREFIX}{group}");
             queue_id = 0;
             broker
                 .topics
                 .create_in_send_back(&topic, 1, perm::READ | perm::WRITE, 0);
             broker.topics_changed();
-            properties = props::remove_property(&properties, keys::DELAY);
-            props::append_property(&mut properties, keys::DELAY, "-1");
+            properties = props::set_property(&properties, keys::DELAY, "0");
             tracing::info!(%topic, "retries exhausted; message goes to the dead letter queue");
         }
+    }
+    let mut sys_flag = h.sys_flag;
+    if topic_config.topic_filter_type == "MULTI_TAG" {
+        sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
     if props::get_property(&properties, keys::CLUSTER).is_none() {
@@ -77,7 +82,7 @@ pub async fn process(
         let batch = MessageExtBatch {
             topic: topic.clone(),
             queue_id,
-            sys_flag: h.sys_flag,
+            sys_flag,
             born_timestamp: h.born_timestamp,
             born_host,
             store_host,
@@ -99,7 +104,7 @@ pub async fn process(
             .unwrap_or(0);
         let mut msg = MessageExtBrokerInner::new(topic.clone(), queue_id, body, properties);
         msg.flag = h.flag;
-        msg.sys_flag = h.sys_flag;
+        msg.sys_flag = sys_flag;
         msg.tags_code = tags_code;
         msg.born_timestamp = h.born_timestamp;
         msg.born_host = born_host;

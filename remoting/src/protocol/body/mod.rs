@@ -6,6 +6,7 @@ pub mod cluster;
 pub mod fastjson;
 pub mod heartbeat;
 pub mod kv;
+pub mod lock;
 pub mod register_broker;
 pub mod route;
 pub mod topic;
@@ -15,6 +16,7 @@ pub use heartbeat::{
     ConsumerData, ConsumerListBody, HeartbeatData, ProducerData, SubscriptionData,
 };
 pub use kv::KvTable;
+pub use lock::{LockBatchRequestBody, LockBatchResponseBody, MessageQueue};
 pub use register_broker::{DataVersion, RegisterBrokerBody, TopicConfigSerializeWrapper};
 pub use route::{BrokerData, QueueData, TopicRouteData};
 pub use topic::{perm, TopicConfig, TopicList};

@@ -3,7 +3,9 @@
 //! Java's "the custom field <x> is null"), an `Option` is optional. Values travel as strings.
 
 pub mod broker;
+pub mod consumer;
 pub mod namesrv;
+pub mod query;
 
 use super::ext_fields::ExtFields;
 use crate::error::HeaderError;
