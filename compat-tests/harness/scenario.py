@@ -98,7 +98,8 @@ class Context:
             key_lock = self._key_locks.setdefault(key, threading.Lock())
         with key_lock:  # one start per key; different keys start in parallel
             if key in self.cluster_failures:
-                raise self.cluster_failures[key]
+                first = self.cluster_failures[key]
+                raise ScenarioFailure(first.reason, "    (logs: see the first failure of this cluster above)")
             c = self.clusters.get(key)
             if c is None:
                 spec = self.spec(key)
@@ -109,7 +110,8 @@ class Context:
                 try:
                     c.start()
                 except ScenarioFailure as e:
-                    f = ScenarioFailure(f"cluster {key} ({spec.describe()}) did not start: {e.reason}",
+                    what = spec.describe() + (f" at {ns_addr}" if ns_addr else "")
+                    f = ScenarioFailure(f"cluster {key} ({what}) did not start: {e.reason}",
                                         e.detail)
                     self.cluster_failures[key] = f
                     raise f from None

@@ -67,6 +67,8 @@ class Server:
             self.proc.stop(grace)
 
     def log_tails(self) -> str:
+        if self.proc is None and not self.log_path.exists():
+            return f"    ({self.role} at {self.addr} was not started by the harness: no log)"
         parts = [tail(self.log_path, 12)]
         # The Java servers write their real logs under user.home/logs/rocketmqlogs.
         java_log = self.home / "logs" / "rocketmqlogs" / ("namesrv.log" if self.role == "namesrv"
@@ -172,7 +174,7 @@ class ClusterSpec:
     broker: str
 
     def describe(self) -> str:
-        return f"namesrv={self.ns} broker={self.broker}"
+        return f"namesrv={self.ns} broker={self.broker}"  # --ns-addr is added by the caller
 
 
 class Cluster:

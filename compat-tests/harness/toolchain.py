@@ -11,6 +11,7 @@ that needs it.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -44,6 +45,20 @@ def _maven_base() -> list[str]:
     return [mvn, "-B", "-q", "-Dmaven.wagon.http.retryHandler.count=3"]
 
 
+class _CacheLock:
+    """An exclusive flock on compat-tests/.cache/.build.lock (released on close, even on a crash)."""
+
+    def __enter__(self):
+        CACHE_DIR.mkdir(parents=True, exist_ok=True)
+        self._f = open(CACHE_DIR / ".build.lock", "w")
+        fcntl.flock(self._f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        fcntl.flock(self._f, fcntl.LOCK_UN)
+        self._f.close()
+
+
 class Toolchain:
     def __init__(self, run_dir: Path, cargo_build: bool = True):
         self.build_log_dir = run_dir / "build"
@@ -53,7 +68,7 @@ class Toolchain:
         # Maven and cargo share two cores with everything else: one build at a time.
         self._build_lock = threading.Lock()
 
-    def _once(self, key: str, fn):
+    def _once(self, key: str, fn, shared_cache: bool = True):
         with self._lock:
             if key in self._memo:
                 v = self._memo[key]
@@ -68,7 +83,13 @@ class Toolchain:
                         raise v
                     return v
             try:
-                v = fn()
+                # Other runs of the harness (other engineers, same checkout) share .cache and
+                # java/target: builds are serialised across processes too.
+                if shared_cache:
+                    with _CacheLock():
+                        v = fn()
+                else:
+                    v = fn()
             except ScenarioFailure as e:
                 v = e
             with self._lock:
@@ -172,7 +193,8 @@ class Toolchain:
     # ------------------------------------------------------------------ ours (Rust)
 
     def rust_binary(self, package: str, binary: str) -> Path:
-        return self._once(f"rust-{package}", lambda: self._build_rust(package, binary))
+        # cargo has its own lock on the target directory.
+        return self._once(f"rust-{package}", lambda: self._build_rust(package, binary), shared_cache=False)
 
     def _build_rust(self, package: str, binary: str) -> Path:
         target = Path(os.environ.get("CARGO_TARGET_DIR", REPO_ROOT / "target"))
