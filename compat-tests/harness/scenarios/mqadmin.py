@@ -46,6 +46,7 @@ class Step:
 def steps(version: str) -> list[Step]:
     v = version.replace(".", "_")
     topic = f"compat_admin_{v}"
+    topic_b = f"compat_admin_b_{v}"
     kvns = f"compat_ns_{v}"
     ns = "{ns}"
     return [
@@ -53,7 +54,11 @@ def steps(version: str) -> list[Step]:
         Step("topicList", ("topicList", "-n", ns), r"(?m)^TBW102$", "sorted"),
         Step("updateTopic", ("updateTopic", "-n", ns, "-c", CLUSTER_NAME, "-t", topic), r"success"),
         Step("updateTopic", ("compat:wait-route", topic, "present", "15000"), r"route present"),
+        Step("updateTopic", ("updateTopic", "-n", ns, "-b", "{broker}", "-t", topic_b, "-r", "2", "-w", "3",
+                             "-p", "6"), r"success"),
+        Step("updateTopic", ("compat:wait-route", topic_b, "present", "15000"), r"route present"),
         Step("topicRoute", ("topicRoute", "-n", ns, "-t", topic), rf'"brokerName":"{BROKER_NAME}"'),
+        Step("topicRoute", ("topicRoute", "-n", ns, "-t", topic_b), r'"writeQueueNums":3'),
         Step("updateKvConfig", ("updateKvConfig", "-n", ns, "-s", kvns, "-k", "compatKey", "-v",
                                 "compatValue"), r"success"),
         Step("updateKvConfig", ("compat:kv-get", kvns, "compatKey"), r"value=compatValue"),
@@ -62,6 +67,8 @@ def steps(version: str) -> list[Step]:
         Step("deleteTopic", ("deleteTopic", "-n", ns, "-c", CLUSTER_NAME, "-t", topic), r"success"),
         Step("deleteTopic", ("compat:wait-route", topic, "absent", "15000"), r"route absent"),
         Step("deleteTopic", ("topicRoute", "-n", ns, "-t", topic), r"CODE: 17"),
+        Step("deleteTopic", ("deleteTopic", "-n", ns, "-c", CLUSTER_NAME, "-t", topic_b), r"success"),
+        Step("deleteTopic", ("compat:wait-route", topic_b, "absent", "15000"), r"route absent"),
         # A full broker registration with a new data version first: the nameserver then resets every
         # queue's perm to the broker's own. Without it the perm before the wipe depends on whether the
         # broker's 30 s periodic registration (which carries deleteTopic's version bump) came yet.

@@ -54,6 +54,9 @@ final class AdminBatch {
         Files.createDirectories(out);
         String ns = a.get("ns", null);
         long commandTimeout = a.getLong("command-timeout-ms", 30_000);
+        // A server that hangs would otherwise cost the timeout once per remaining command.
+        int maxTimeouts = a.getInt("max-timeouts", 2);
+        int timeouts = 0;
 
         PrintStream realOut = System.out;
         PrintStream realErr = System.err;
@@ -97,6 +100,10 @@ final class AdminBatch {
             Files.write(out.resolve(i + ".out"), text.getBytes(StandardCharsets.UTF_8));
             realOut.printf("[%d] %s (%d ms)%n", i, String.join(" ", cmd),
                 (System.nanoTime() - started) / 1_000_000);
+            if (timedOut && ++timeouts >= maxTimeouts) {
+                realErr.println("FAIL: " + timeouts + " commands timed out, the rest of the script was skipped");
+                return 1;
+            }
         }
         realOut.println("OK");
         return 0;
