@@ -8,8 +8,10 @@ use std::io::{Read, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use crate::error::{Result, StoreError};
+use crate::fs::FileSystem;
 
 /// Size of the checkpoint file (one OS page, as Java maps it).
 pub const CHECKPOINT_FILE_SIZE: u64 = 4096;
@@ -18,6 +20,7 @@ pub const CHECKPOINT_FILE_SIZE: u64 = 4096;
 #[derive(Debug)]
 pub struct StoreCheckpoint {
     path: PathBuf,
+    fs: Arc<dyn FileSystem>,
     file: File,
     physic_msg_timestamp: AtomicI64,
     logics_msg_timestamp: AtomicI64,
@@ -28,7 +31,7 @@ pub struct StoreCheckpoint {
 
 impl StoreCheckpoint {
     /// Opens (or creates, zero-filled) the checkpoint at `path`.
-    pub fn open(path: &Path) -> Result<Self> {
+    pub fn open(path: &Path, fs: Arc<dyn FileSystem>) -> Result<Self> {
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::io(parent, e))?;
         }
@@ -63,6 +66,7 @@ impl StoreCheckpoint {
         };
         Ok(StoreCheckpoint {
             path: path.to_path_buf(),
+            fs,
             file,
             physic_msg_timestamp: field(0),
             logics_msg_timestamp: field(1),
@@ -90,8 +94,8 @@ impl StoreCheckpoint {
         self.file
             .write_all_at(&buf, 0)
             .map_err(|e| StoreError::io(&self.path, e))?;
-        self.file
-            .sync_data()
+        self.fs
+            .sync_file(&self.path, &self.file)
             .map_err(|e| StoreError::io(&self.path, e))
     }
 
@@ -209,7 +213,7 @@ mod tests {
     fn layout_and_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("checkpoint");
-        let c = StoreCheckpoint::open(&p).unwrap();
+        let c = StoreCheckpoint::open(&p, crate::fs::os()).unwrap();
         c.set_physic_msg_timestamp(0x0102);
         c.set_logics_msg_timestamp(10_000);
         c.set_index_msg_timestamp(3);
@@ -222,7 +226,7 @@ mod tests {
         assert_eq!(&bytes[16..24], &3i64.to_be_bytes());
         assert_eq!(&bytes[32..40], &77i64.to_be_bytes());
         drop(c);
-        let c = StoreCheckpoint::open(&p).unwrap();
+        let c = StoreCheckpoint::open(&p, crate::fs::os()).unwrap();
         assert_eq!(c.logics_msg_timestamp(), 10_000);
         assert_eq!(c.min_timestamp(), 0);
         c.set_physic_msg_timestamp(20_000);

@@ -3,7 +3,8 @@
 //! the two implementations. No networking lives here.
 //!
 //! Layout: [`message`] (record codec, properties, ids, batches — shared with the broker),
-//! `mapped_file` (the only `unsafe`: mmap'd files with zero-copy reads), `mapped_file_queue`,
+//! [`fs`] (the I/O seam fault-injection tests go through), `mapped_file` (the only `unsafe`:
+//! mmap'd files with zero-copy reads), `mapped_file_queue`,
 //! [`commit_log`], [`consume_queue`], [`index`], `dispatch` (CommitLog -> ConsumeQueue/index),
 //! `flush` (async flush, group commit), [`checkpoint`], `recovery`, `cleanup` (retention), and
 //! [`MessageStore`], the facade.
@@ -20,6 +21,7 @@ mod consume_queue;
 mod dispatch;
 pub mod error;
 mod flush;
+pub mod fs;
 mod get_message;
 mod index;
 mod mapped_file;
@@ -33,6 +35,7 @@ mod running;
 pub use cleanup::disk_used_percent;
 pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use error::{Result, StoreError};
+pub use fs::{FileSystem, OsFileSystem};
 pub use message::{MessageExtBatch, MessageExtBrokerInner};
 pub use message_store::{MessageStore, PutFuture};
 pub use result::{

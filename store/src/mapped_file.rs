@@ -4,7 +4,7 @@
 //! Lowering the wrote position (recovery only) needs `&mut self`, so no reader can exist then.
 #![allow(unsafe_code)]
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
@@ -13,6 +13,8 @@ use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
 use memmap2::{MmapMut, MmapOptions, MmapRaw};
+
+use crate::fs::FileSystem;
 
 /// OS page size assumed for flush accounting (Java uses 4 KiB too).
 pub const OS_PAGE_SIZE: u32 = 4096;
@@ -23,6 +25,7 @@ pub struct MappedFile {
     path: PathBuf,
     file_from_offset: i64,
     file_size: u32,
+    fs: Arc<dyn FileSystem>,
     file: File,
     map: MmapRaw,
     wrote: AtomicU32,
@@ -36,20 +39,21 @@ impl MappedFile {
     /// Creates (or reuses, if it already has the right size or is empty) the file at `path`,
     /// sized `file_size` (sparse), positions at 0.
     pub fn create(
+        fs: &Arc<dyn FileSystem>,
         path: &Path,
         file_from_offset: i64,
         file_size: u32,
         first_create_in_queue: bool,
     ) -> io::Result<Self> {
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)?;
+        let file = fs.open(path, true)?;
         let len = file.metadata()?.len();
         if len == 0 {
-            file.set_len(u64::from(file_size))?;
+            if let Err(e) = fs.set_len(path, &file, u64::from(file_size)) {
+                // Leave no empty or half-sized file behind for the next load to trip over.
+                drop(file);
+                let _ = std::fs::remove_file(path);
+                return Err(e);
+            }
         } else if len != u64::from(file_size) {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
@@ -57,6 +61,7 @@ impl MappedFile {
             ));
         }
         Self::map(
+            fs,
             path,
             file,
             file_from_offset,
@@ -68,8 +73,13 @@ impl MappedFile {
 
     /// Opens an existing file of exactly `file_size` bytes. As in Java, all of it counts as written
     /// until recovery sets the real positions with [`MappedFile::reset_positions`].
-    pub fn open(path: &Path, file_from_offset: i64, file_size: u32) -> io::Result<Self> {
-        let file = OpenOptions::new().read(true).write(true).open(path)?;
+    pub fn open(
+        fs: &Arc<dyn FileSystem>,
+        path: &Path,
+        file_from_offset: i64,
+        file_size: u32,
+    ) -> io::Result<Self> {
+        let file = fs.open(path, false)?;
         let len = file.metadata()?.len();
         if len != u64::from(file_size) {
             return Err(io::Error::new(
@@ -77,10 +87,20 @@ impl MappedFile {
                 format!("{} has {len} bytes, expected {file_size}", path.display()),
             ));
         }
-        Self::map(path, file, file_from_offset, file_size, file_size, false)
+        Self::map(
+            fs,
+            path,
+            file,
+            file_from_offset,
+            file_size,
+            file_size,
+            false,
+        )
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn map(
+        fs: &Arc<dyn FileSystem>,
         path: &Path,
         file: File,
         file_from_offset: i64,
@@ -93,6 +113,7 @@ impl MappedFile {
             path: path.to_path_buf(),
             file_from_offset,
             file_size,
+            fs: Arc::clone(fs),
             file,
             map,
             wrote: AtomicU32::new(position),
@@ -277,13 +298,18 @@ impl MappedFile {
         }))
     }
 
-    /// Flushes written bytes to disk; returns the new flushed position.
+    /// Flushes written bytes to disk (through the [`FileSystem`] seam); returns the new flushed
+    /// position. On error the flushed position does not move.
     pub fn flush(&self) -> io::Result<u32> {
         let wrote = self.wrote_position();
         let flushed = self.flushed_position();
         if wrote > flushed {
-            self.map
-                .flush_range(flushed as usize, (wrote - flushed) as usize)?;
+            let range = MappedRange {
+                target: RangeTarget::Raw(&self.map),
+                offset: flushed as usize,
+                len: (wrote - flushed) as usize,
+            };
+            self.fs.sync_mapped(&self.path, range)?;
             self.flushed.fetch_max(wrote, Ordering::AcqRel);
         }
         Ok(self.flushed_position())
@@ -333,18 +359,63 @@ impl AsRef<[u8]> for MappedSlice {
     }
 }
 
+/// A range of a mapping handed to [`FileSystem::sync_mapped`]; [`MappedRange::sync`] performs
+/// the real msync.
+#[derive(Debug)]
+pub struct MappedRange<'a> {
+    target: RangeTarget<'a>,
+    offset: usize,
+    len: usize,
+}
+
+#[derive(Debug)]
+enum RangeTarget<'a> {
+    Raw(&'a MmapRaw),
+    Mut(&'a MmapMut),
+}
+
+impl MappedRange<'_> {
+    /// First byte of the range inside the file.
+    pub fn offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Length of the range.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the range is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// msyncs the range.
+    pub fn sync(self) -> io::Result<()> {
+        match self.target {
+            RangeTarget::Raw(m) => m.flush_range(self.offset, self.len),
+            RangeTarget::Mut(m) => m.flush_range(self.offset, self.len),
+        }
+    }
+}
+
+/// Flushes a whole region mapped by [`map_region`] through the seam.
+pub fn flush_region(fs: &dyn FileSystem, path: &Path, map: &MmapMut) -> io::Result<()> {
+    let range = MappedRange {
+        target: RangeTarget::Mut(map),
+        offset: 0,
+        len: map.len(),
+    };
+    fs.sync_mapped(path, range)
+}
+
 /// A mapped region written at random positions (IndexFile). Access goes through `&`/`&mut`
 /// of the returned `MmapMut`, so the borrow checker (plus the owner's lock) orders readers and writers.
-pub fn map_region(path: &Path, size: u64) -> io::Result<(File, MmapMut)> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)?;
+pub fn map_region(fs: &dyn FileSystem, path: &Path, size: u64) -> io::Result<(File, MmapMut)> {
+    let file = fs.open(path, true)?;
     let len = file.metadata()?.len();
     if len < size {
-        file.set_len(size)?;
+        fs.set_len(path, &file, size)?;
     }
     // SAFETY: the file is at least `size` bytes. Other processes must not modify the store while
     // we run; the store's lock file (taken at open) enforces that between brokers.
@@ -361,7 +432,14 @@ mod tests {
     fn append_then_read() {
         let dir = tempfile::tempdir().unwrap();
         let f = Arc::new(
-            MappedFile::create(&dir.path().join("00000000000000000000"), 0, 4096, true).unwrap(),
+            MappedFile::create(
+                &crate::fs::os(),
+                &dir.path().join("00000000000000000000"),
+                0,
+                4096,
+                true,
+            )
+            .unwrap(),
         );
         assert!(f.read(0, 1).is_none());
         f.append_with(5, 5, |b| b.copy_from_slice(b"hello"))
@@ -378,11 +456,44 @@ mod tests {
     #[test]
     fn full_file() {
         let dir = tempfile::tempdir().unwrap();
-        let f = MappedFile::create(&dir.path().join("f"), 0, 16, false).unwrap();
+        let f = MappedFile::create(&crate::fs::os(), &dir.path().join("f"), 0, 16, false).unwrap();
         assert!(f.append_with(17, 17, |_| ()).is_none());
         f.append_with(8, 16, |b| b.fill(1)).unwrap();
         assert!(f.is_full());
         assert!(f.append_with(1, 1, |_| ()).is_none());
+    }
+
+    /// A seam that fails every msync and every sizing of a new file.
+    #[derive(Debug)]
+    struct Broken;
+
+    impl FileSystem for Broken {
+        fn set_len(&self, _: &Path, _: &File, _: u64) -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(28))
+        }
+        fn sync_mapped(&self, _: &Path, _: MappedRange<'_>) -> io::Result<()> {
+            Err(io::Error::from_raw_os_error(5))
+        }
+    }
+
+    /// A failed msync leaves the flushed position where it was; a failed creation leaves no file.
+    #[test]
+    fn seam_failures() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let f = MappedFile::create(&crate::fs::os(), &p, 0, 4096, false).unwrap();
+        f.append_with(10, 10, |b| b.fill(1)).unwrap();
+        drop(f);
+        let broken: Arc<dyn FileSystem> = Arc::new(Broken);
+        let mut f = MappedFile::open(&broken, &p, 0, 4096).unwrap();
+        f.reset_positions(0);
+        f.append_with(10, 10, |b| b.fill(2)).unwrap();
+        assert_eq!(f.flush().unwrap_err().raw_os_error(), Some(5));
+        assert_eq!(f.flushed_position(), 0);
+        let q = dir.path().join("g");
+        let e = MappedFile::create(&broken, &q, 0, 4096, false).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(28));
+        assert!(!q.exists());
     }
 
     /// Reopening sees the data; recovery can lower positions and zero the tail.
@@ -391,11 +502,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("f");
         {
-            let f = MappedFile::create(&p, 0, 8192, false).unwrap();
+            let f = MappedFile::create(&crate::fs::os(), &p, 0, 8192, false).unwrap();
             f.append_with(10, 10, |b| b.fill(7)).unwrap();
             f.flush().unwrap();
         }
-        let mut f = MappedFile::open(&p, 0, 8192).unwrap();
+        let mut f = MappedFile::open(&crate::fs::os(), &p, 0, 8192).unwrap();
         assert_eq!(f.wrote_position(), 8192);
         f.reset_positions(4);
         f.zero_unwritten(4, 8192);

@@ -9,6 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use bytes::Bytes;
 
 use crate::error::{Result, StoreError};
+use crate::fs::FileSystem;
 use crate::mapped_file::MappedFile;
 
 /// Name of a store file: the start offset, zero-padded to 20 digits.
@@ -21,16 +22,19 @@ pub fn file_name(offset: i64) -> String {
 pub struct MappedFileQueue {
     dir: PathBuf,
     file_size: u32,
+    fs: Arc<dyn FileSystem>,
     files: RwLock<Vec<Arc<MappedFile>>>,
     flushed_where: AtomicI64,
 }
 
 impl MappedFileQueue {
-    /// A queue over `dir` (created lazily) with files of `file_size` bytes.
-    pub fn new(dir: impl Into<PathBuf>, file_size: u32) -> Self {
+    /// A queue over `dir` (created lazily) with files of `file_size` bytes, doing its file I/O
+    /// through `fs`.
+    pub fn new(dir: impl Into<PathBuf>, file_size: u32, fs: Arc<dyn FileSystem>) -> Self {
         MappedFileQueue {
             dir: dir.into(),
             file_size,
+            fs,
             files: RwLock::new(Vec::new()),
             flushed_where: AtomicI64::new(0),
         }
@@ -102,7 +106,7 @@ impl MappedFileQueue {
                     "start offset is not a multiple of the file size",
                 ));
             }
-            let mf = MappedFile::open(&path, offset, self.file_size)
+            let mf = MappedFile::open(&self.fs, &path, offset, self.file_size)
                 .map_err(|e| StoreError::io(&path, e))?;
             files.push(Arc::new(mf));
         }
@@ -161,9 +165,11 @@ impl MappedFileQueue {
                 true,
             ),
         };
-        std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
+        self.fs
+            .create_dir_all(&self.dir)
+            .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(file_name(from));
-        let mf = MappedFile::create(&path, from, self.file_size, first_in_queue)
+        let mf = MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue)
             .map_err(|e| StoreError::io(&path, e))?;
         let mf = Arc::new(mf);
         files.push(Arc::clone(&mf));
@@ -338,7 +344,7 @@ mod tests {
     #[test]
     fn roll_find_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let q = MappedFileQueue::new(dir.path(), 4096);
+        let q = MappedFileQueue::new(dir.path(), 4096, crate::fs::os());
         let f = q.last_or_create(0).unwrap();
         f.append_with(4096, 4096, |b| b.fill(1)).unwrap();
         let g = q.last_or_create(0).unwrap();
@@ -355,7 +361,7 @@ mod tests {
         assert_eq!(q.flushed_where(), 4106);
         assert!(dir.path().join("00000000000000004096").exists());
 
-        let q2 = MappedFileQueue::new(dir.path(), 4096);
+        let q2 = MappedFileQueue::new(dir.path(), 4096, crate::fs::os());
         q2.load().unwrap();
         assert_eq!(q2.len(), 2);
         q2.truncate_dirty(4100).unwrap();
@@ -371,7 +377,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(file_name(0)), [0u8; 100]).unwrap();
         std::fs::write(dir.path().join(file_name(4096)), []).unwrap();
-        let q = MappedFileQueue::new(dir.path(), 4096);
+        let q = MappedFileQueue::new(dir.path(), 4096, crate::fs::os());
         assert!(matches!(q.load(), Err(StoreError::Corrupt { .. })));
     }
 }

@@ -23,6 +23,7 @@ use crate::consume_queue::ConsumeQueueTable;
 use crate::dispatch;
 use crate::error::{Result, StoreError};
 use crate::flush::{self, GroupCommit};
+use crate::fs::FileSystem;
 use crate::index::IndexService;
 use crate::message::properties::keys;
 use crate::message::{MessageExtBatch, MessageExtBrokerInner, SCHEDULE_TOPIC};
@@ -140,6 +141,12 @@ impl MessageStore {
     /// Opens (creating if needed) the store described by `config`, recovers it and starts the
     /// service threads. Fails if another process holds the store lock.
     pub fn open(config: StoreConfig) -> Result<Arc<MessageStore>> {
+        Self::open_with_fs(config, crate::fs::os())
+    }
+
+    /// [`Self::open`] with the store's file creation, msync and fsync going through `fs`
+    /// (fault-injection tests; see [`crate::fs`]).
+    pub fn open_with_fs(config: StoreConfig, fs: Arc<dyn FileSystem>) -> Result<Arc<MessageStore>> {
         config.validate()?;
         let root = config.store_path_root_dir.clone();
         std::fs::create_dir_all(&root).map_err(|e| StoreError::io(&root, e))?;
@@ -147,18 +154,22 @@ impl MessageStore {
         let abnormal = checkpoint::abort_file_exists(&config.abort_path());
         tracing::info!(root = %root.display(), abnormal, "opening message store");
 
-        let commit_log = CommitLog::new(&config);
+        let commit_log = CommitLog::new(&config, Arc::clone(&fs));
         commit_log.load()?;
-        let cqs =
-            ConsumeQueueTable::new(config.consume_queue_dir(), config.consume_queue_file_size());
+        let cqs = ConsumeQueueTable::new(
+            config.consume_queue_dir(),
+            config.consume_queue_file_size(),
+            Arc::clone(&fs),
+        );
         cqs.load()?;
-        let checkpoint = StoreCheckpoint::open(&config.checkpoint_path())?;
+        let checkpoint = StoreCheckpoint::open(&config.checkpoint_path(), Arc::clone(&fs))?;
         let index = if config.message_index_enable {
             let index = IndexService::new(
                 config.index_dir(),
                 config.max_hash_slot_num,
                 config.max_index_num,
                 config.max_msgs_num_batch,
+                Arc::clone(&fs),
             );
             index.load(!abnormal, &checkpoint)?;
             Some(index)

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::Bytes;
 
 use crate::config::StoreConfig;
+use crate::fs::FileSystem;
 use crate::mapped_file::MappedFile;
 use crate::mapped_file_queue::MappedFileQueue;
 use crate::message::record::{
@@ -49,11 +50,12 @@ pub struct CommitLog {
 
 impl CommitLog {
     /// A CommitLog over the configured directory (files not loaded yet).
-    pub fn new(config: &StoreConfig) -> Self {
+    pub fn new(config: &StoreConfig, fs: Arc<dyn FileSystem>) -> Self {
         CommitLog {
             queue: MappedFileQueue::new(
                 config.commit_log_dir(),
                 config.mapped_file_size_commit_log,
+                fs,
             ),
             put: Mutex::new(PutState::default()),
             begin_time_in_lock: AtomicI64::new(0),

@@ -11,10 +11,12 @@ pub mod unit;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
 
 use bytes::Bytes;
 
 use crate::error::Result;
+use crate::fs::FileSystem;
 use crate::mapped_file_queue::MappedFileQueue;
 pub use table::ConsumeQueueTable;
 pub use unit::{CqUnit, CQ_UNIT_SIZE};
@@ -42,11 +44,21 @@ pub struct ConsumeQueue {
 
 impl ConsumeQueue {
     /// A queue under `<cq_root>/<topic>/<queue_id>`.
-    pub fn new(cq_root: &Path, topic: &str, queue_id: i32, file_size: u32) -> Self {
+    pub fn new(
+        cq_root: &Path,
+        topic: &str,
+        queue_id: i32,
+        file_size: u32,
+        fs: Arc<dyn FileSystem>,
+    ) -> Self {
         ConsumeQueue {
             topic: topic.to_string(),
             queue_id,
-            queue: MappedFileQueue::new(cq_root.join(topic).join(queue_id.to_string()), file_size),
+            queue: MappedFileQueue::new(
+                cq_root.join(topic).join(queue_id.to_string()),
+                file_size,
+                fs,
+            ),
             max_physic_offset: AtomicI64::new(-1),
             min_logic_offset: AtomicI64::new(0),
         }
@@ -373,7 +385,7 @@ mod tests {
     #[test]
     fn put_and_read_across_files() {
         let dir = tempfile::tempdir().unwrap();
-        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60);
+        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
         for i in 0..5 {
             assert_eq!(cq.put(unit(i * 100), i).unwrap(), PutOutcome::Written);
         }
@@ -393,7 +405,7 @@ mod tests {
     #[test]
     fn first_unit_mid_file() {
         let dir = tempfile::tempdir().unwrap();
-        let cq = ConsumeQueue::new(dir.path(), "T", 1, 100);
+        let cq = ConsumeQueue::new(dir.path(), "T", 1, 100, crate::fs::os());
         cq.put(unit(0), 7).unwrap();
         assert_eq!(cq.min_offset_in_queue(), 7);
         assert_eq!(cq.max_offset_in_queue(), 8);
@@ -407,13 +419,13 @@ mod tests {
     fn recover_and_truncate() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let cq = ConsumeQueue::new(dir.path(), "T", 0, 60);
+            let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
             for i in 0..5 {
                 cq.put(unit(i * 100), i).unwrap();
             }
             cq.flush(0).unwrap();
         }
-        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60);
+        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
         cq.load().unwrap();
         cq.recover().unwrap();
         assert_eq!(cq.max_offset_in_queue(), 5);
@@ -430,7 +442,7 @@ mod tests {
     #[test]
     fn offset_by_time_lower_bound() {
         let dir = tempfile::tempdir().unwrap();
-        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60);
+        let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
         for i in 0..7 {
             cq.put(unit(i * 100), i).unwrap();
         }

@@ -7,6 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use super::ConsumeQueue;
 use crate::error::{Result, StoreError};
+use crate::fs::FileSystem;
 
 type Queues = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
 
@@ -15,15 +16,17 @@ type Queues = HashMap<String, HashMap<i32, Arc<ConsumeQueue>>>;
 pub struct ConsumeQueueTable {
     root: PathBuf,
     file_size: u32,
+    fs: Arc<dyn FileSystem>,
     map: RwLock<Queues>,
 }
 
 impl ConsumeQueueTable {
     /// An empty table rooted at `root` (`<storePathRootDir>/consumequeue`).
-    pub fn new(root: impl Into<PathBuf>, file_size: u32) -> Self {
+    pub fn new(root: impl Into<PathBuf>, file_size: u32, fs: Arc<dyn FileSystem>) -> Self {
         ConsumeQueueTable {
             root: root.into(),
             file_size,
+            fs,
             map: RwLock::new(HashMap::new()),
         }
     }
@@ -60,7 +63,13 @@ impl ConsumeQueueTable {
                 if !q.path().is_dir() {
                     continue;
                 }
-                let cq = ConsumeQueue::new(&self.root, &tname, qid, self.file_size);
+                let cq = ConsumeQueue::new(
+                    &self.root,
+                    &tname,
+                    qid,
+                    self.file_size,
+                    Arc::clone(&self.fs),
+                );
                 cq.load()?;
                 map.entry(tname.clone())
                     .or_default()
@@ -93,6 +102,7 @@ impl ConsumeQueueTable {
                         topic,
                         queue_id,
                         self.file_size,
+                        Arc::clone(&self.fs),
                     ))
                 }),
         )

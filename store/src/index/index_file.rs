@@ -6,12 +6,13 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{PoisonError, RwLock};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use memmap2::MmapMut;
 
 use crate::error::{Result, StoreError};
-use crate::mapped_file::map_region;
+use crate::fs::FileSystem;
+use crate::mapped_file::{flush_region, map_region};
 use crate::message::hash::{java_hash_continue, java_string_hash};
 
 /// Header size.
@@ -87,6 +88,7 @@ impl Inner {
 #[derive(Debug)]
 pub struct IndexFile {
     path: PathBuf,
+    fs: Arc<dyn FileSystem>,
     hash_slot_num: u32,
     index_num: u32,
     inner: RwLock<Inner>,
@@ -96,6 +98,7 @@ impl IndexFile {
     /// Creates a new file continuing after a previous one (`end_phy_offset`/`end_timestamp` of the
     /// previous file become this one's begin and end, as in Java).
     pub fn create(
+        fs: &Arc<dyn FileSystem>,
         path: &Path,
         hash_slot_num: u32,
         index_num: u32,
@@ -103,7 +106,8 @@ impl IndexFile {
         end_timestamp: i64,
     ) -> Result<Self> {
         let size = index_file_size(hash_slot_num, index_num);
-        let (file, map) = map_region(path, size).map_err(|e| StoreError::io(path, e))?;
+        let (file, map) =
+            map_region(fs.as_ref(), path, size).map_err(|e| StoreError::io(path, e))?;
         let mut header = Header {
             index_count: 1,
             ..Header::default()
@@ -124,6 +128,7 @@ impl IndexFile {
         inner.write_header();
         Ok(IndexFile {
             path: path.to_path_buf(),
+            fs: Arc::clone(fs),
             hash_slot_num,
             index_num,
             inner: RwLock::new(inner),
@@ -131,7 +136,12 @@ impl IndexFile {
     }
 
     /// Opens an existing file; its size must match the configured dimensions.
-    pub fn open(path: &Path, hash_slot_num: u32, index_num: u32) -> Result<Self> {
+    pub fn open(
+        fs: &Arc<dyn FileSystem>,
+        path: &Path,
+        hash_slot_num: u32,
+        index_num: u32,
+    ) -> Result<Self> {
         let size = index_file_size(hash_slot_num, index_num);
         let len = std::fs::metadata(path)
             .map_err(|e| StoreError::io(path, e))?
@@ -143,7 +153,8 @@ impl IndexFile {
                 format!("index file has {len} bytes; maxHashSlotNum/maxIndexNum give {size}"),
             ));
         }
-        let (file, map) = map_region(path, size).map_err(|e| StoreError::io(path, e))?;
+        let (file, map) =
+            map_region(fs.as_ref(), path, size).map_err(|e| StoreError::io(path, e))?;
         let mut inner = Inner {
             _file: file,
             map,
@@ -159,6 +170,7 @@ impl IndexFile {
         };
         Ok(IndexFile {
             path: path.to_path_buf(),
+            fs: Arc::clone(fs),
             hash_slot_num,
             index_num,
             inner: RwLock::new(inner),
@@ -291,7 +303,7 @@ impl IndexFile {
 
     /// Flushes the mapping to disk.
     pub fn flush(&self) -> std::io::Result<()> {
-        self.read().map.flush()
+        flush_region(self.fs.as_ref(), &self.path, &self.read().map)
     }
 
     /// Deletes the file (mapping released when the last reference drops).
@@ -312,7 +324,7 @@ mod tests {
     #[test]
     fn put_and_select() {
         let dir = tempfile::tempdir().unwrap();
-        let f = IndexFile::create(&dir.path().join("i"), 4, 5, 0, 0).unwrap();
+        let f = IndexFile::create(&crate::fs::os(), &dir.path().join("i"), 4, 5, 0, 0).unwrap();
         let h = index_key_hash("T", "k");
         assert!(f.put_key(h, 100, 10_000));
         assert!(f.put_key(index_key_hash("T", "other"), 200, 11_000));

@@ -11,6 +11,7 @@ use chrono::{Local, TimeZone};
 
 use crate::checkpoint::StoreCheckpoint;
 use crate::error::{Result, StoreError};
+use crate::fs::FileSystem;
 use crate::message::sys_flag;
 pub use index_file::{index_key_hash, IndexFile};
 
@@ -46,6 +47,7 @@ pub struct IndexRequest<'a> {
 #[derive(Debug)]
 pub struct IndexService {
     dir: PathBuf,
+    fs: Arc<dyn FileSystem>,
     hash_slot_num: u32,
     index_num: u32,
     max_msgs_num_batch: usize,
@@ -59,9 +61,11 @@ impl IndexService {
         hash_slot_num: u32,
         index_num: u32,
         max_msgs_num_batch: u32,
+        fs: Arc<dyn FileSystem>,
     ) -> Self {
         IndexService {
             dir: dir.into(),
+            fs,
             hash_slot_num,
             index_num,
             max_msgs_num_batch: max_msgs_num_batch as usize,
@@ -100,7 +104,7 @@ impl IndexService {
         paths.sort();
         let mut files = Vec::new();
         for p in paths {
-            let f = match IndexFile::open(&p, self.hash_slot_num, self.index_num) {
+            let f = match IndexFile::open(&self.fs, &p, self.hash_slot_num, self.index_num) {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(error = %e, "skipping index file");
@@ -158,9 +162,12 @@ impl IndexService {
             .as_ref()
             .map(|f| (f.end_phy_offset(), f.end_timestamp()))
             .unwrap_or((0, 0));
-        std::fs::create_dir_all(&self.dir).map_err(|e| StoreError::io(&self.dir, e))?;
+        self.fs
+            .create_dir_all(&self.dir)
+            .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.new_file_path();
         let f = Arc::new(IndexFile::create(
+            &self.fs,
             &path,
             self.hash_slot_num,
             self.index_num,

@@ -1,6 +1,8 @@
 //! Shared helpers for the integration tests: small-file configs and message builders.
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod faulty_fs;
+
 use std::path::Path;
 
 use store::message::properties::encode_properties;

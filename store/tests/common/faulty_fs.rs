@@ -1,0 +1,82 @@
+//! A [`FileSystem`] that fails chosen operations on demand: msync/fsync of files under a
+//! directory (EIO), or sizing of new files under a directory (ENOSPC). Everything else goes to
+//! the real file system.
+#![allow(dead_code)]
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use store::fs::{FileSystem, MappedRange};
+
+/// Fault injector; arm and disarm at any time from the test.
+#[derive(Debug, Default)]
+pub struct FaultyFs {
+    fail_sync_under: Mutex<Option<PathBuf>>,
+    fail_create_under: Mutex<Option<PathBuf>>,
+    failed_syncs: AtomicU64,
+    failed_creates: AtomicU64,
+}
+
+fn under(slot: &Mutex<Option<PathBuf>>, path: &Path) -> bool {
+    slot.lock()
+        .unwrap()
+        .as_ref()
+        .is_some_and(|dir| path.starts_with(dir))
+}
+
+impl FaultyFs {
+    /// msync/fsync of files under `dir` fails with EIO from now on.
+    pub fn fail_sync_under(&self, dir: &Path) {
+        *self.fail_sync_under.lock().unwrap() = Some(dir.to_path_buf());
+    }
+
+    /// Creating (sizing) a new file under `dir` fails with ENOSPC from now on.
+    pub fn fail_create_under(&self, dir: &Path) {
+        *self.fail_create_under.lock().unwrap() = Some(dir.to_path_buf());
+    }
+
+    /// Stops failing creations.
+    pub fn heal_create(&self) {
+        *self.fail_create_under.lock().unwrap() = None;
+    }
+
+    /// How many syncs were made to fail.
+    pub fn failed_syncs(&self) -> u64 {
+        self.failed_syncs.load(Ordering::SeqCst)
+    }
+
+    /// How many creations were made to fail.
+    pub fn failed_creates(&self) -> u64 {
+        self.failed_creates.load(Ordering::SeqCst)
+    }
+}
+
+impl FileSystem for FaultyFs {
+    fn set_len(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
+        if under(&self.fail_create_under, path) {
+            self.failed_creates.fetch_add(1, Ordering::SeqCst);
+            return Err(io::Error::from_raw_os_error(28)); // ENOSPC
+        }
+        file.set_len(len)
+    }
+
+    fn sync_mapped(&self, path: &Path, range: MappedRange<'_>) -> io::Result<()> {
+        if under(&self.fail_sync_under, path) {
+            self.failed_syncs.fetch_add(1, Ordering::SeqCst);
+            // As after a real writeback error: the kernel may have dropped the dirty pages.
+            return Err(io::Error::from_raw_os_error(5)); // EIO
+        }
+        range.sync()
+    }
+
+    fn sync_file(&self, path: &Path, file: &File) -> io::Result<()> {
+        if under(&self.fail_sync_under, path) {
+            self.failed_syncs.fetch_add(1, Ordering::SeqCst);
+            return Err(io::Error::from_raw_os_error(5));
+        }
+        file.sync_data()
+    }
+}
