@@ -41,7 +41,7 @@ fn main() -> ExitCode {
         },
         None => Default::default(),
     };
-    let (config, unknown) = match namesrv::NamesrvConfig::from_properties(props) {
+    let (mut config, unknown) = match namesrv::NamesrvConfig::from_properties(props) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");
@@ -50,6 +50,10 @@ fn main() -> ExitCode {
     };
     for key in unknown {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
+    }
+    // As Java's NamesrvStartup: the config file given with -c is where updates are persisted.
+    if let Some(path) = &args.config_file {
+        config.props.set("configStorePath", path.display().to_string());
     }
     if args.print {
         print!("{}", config.props.to_text());
