@@ -19,7 +19,12 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
     vec![
         ("rocketmqHome", std::env::var("ROCKETMQ_HOME").ok()),
         ("namesrvAddr", std::env::var("NAMESRV_ADDR").ok()),
-        ("brokerIP1", s("127.0.0.1")),
+        // Java picks a local address; we default to loopback, or BROKER_IP1 from the environment
+        // (how docker-compose sets the address clients outside the compose network reach).
+        (
+            "brokerIP1",
+            Some(std::env::var("BROKER_IP1").unwrap_or_else(|_| "127.0.0.1".to_string())),
+        ),
         ("brokerIP2", s("127.0.0.1")),
         ("listenPort", s("10911")),
         ("brokerName", Some(host)),
@@ -72,6 +77,11 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
             "messageDelayLevel",
             s("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
         ),
+        ("flushDelayOffsetInterval", s("10000")),
+        ("transactionTimeOut", s("6000")),
+        ("transactionCheckMax", s("15")),
+        ("transactionCheckInterval", s("30000")),
+        ("rejectTransactionMessage", s("false")),
         ("maxTransferCountOnMessageInMemory", s("32")),
         ("maxTransferBytesOnMessageInMemory", s("262144")),
         ("serverChannelMaxIdleTimeSeconds", s("120")),
