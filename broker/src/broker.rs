@@ -35,6 +35,10 @@ pub struct Broker {
     pub producers: ProducerManager,
     pub long_polling: LongPolling,
     pub locks: crate::rebalance_lock::RebalanceLockManager,
+    /// Delay levels (SCHEDULE_TOPIC_XXXX delivery).
+    pub schedule: crate::schedule::ScheduleMessageService,
+    /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
+    pub transactions: crate::transaction::TransactionalMessageService,
     /// Connections to nameservers.
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
@@ -121,6 +125,8 @@ impl BrokerHandle {
         for s in self.servers {
             s.shutdown().await;
         }
+        self.broker.schedule.shutdown().await;
+        self.broker.transactions.shutdown().await;
         self.broker.offsets.persist();
         self.broker.topics.persist();
         self.broker.groups.persist();
@@ -153,6 +159,15 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         settings.auto_create_subscription_group,
     );
     let offsets = ConsumerOffsetManager::load(&settings.store_root);
+    let schedule = crate::schedule::ScheduleMessageService::load(
+        &settings.store_root,
+        store.config().delay_levels()?,
+        &store,
+    );
+    let transactions = crate::transaction::TransactionalMessageService::new(
+        crate::transaction::TransactionSettings::from_config(&config)?,
+    );
+    let flush_delay_offset_ms: u64 = config.props.number("flushDelayOffsetInterval", 10_000)?;
     let broker = Arc::new(Broker {
         config: RwLock::new(config),
         settings: settings.clone(),
@@ -164,6 +179,8 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         producers: ProducerManager::default(),
         long_polling: LongPolling::default(),
         locks: Default::default(),
+        schedule,
+        transactions,
         outbound: RemotingClient::new(ClientConfig::default()),
         register_now: Notify::new(),
         started_at_ms: now_ms(),
@@ -221,6 +238,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
     }
 
     let mut tasks = Vec::new();
+    if broker.store.config().broker_role != store::BrokerRole::Slave {
+        crate::schedule::ScheduleMessageService::start(
+            &broker,
+            Duration::from_millis(flush_delay_offset_ms),
+        );
+        crate::transaction::TransactionalMessageService::start(&broker);
+    }
     tasks.push(tokio::spawn(namesrv_registration::run(broker.clone())));
     let b = broker.clone();
     tasks.push(tokio::spawn(async move {

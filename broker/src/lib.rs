@@ -5,7 +5,8 @@
 //! Layout: `config` (Java keys), `broker` (runtime, start/stop), `processor` (one module per
 //! request family), `topic_config`, `subscription_group`, `consumer_offset` (the persisted
 //! JSON configs), `client` (producer/consumer connections), `long_polling`,
-//! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping).
+//! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping),
+//! `schedule` (delay levels) and `transaction` (half messages and their checks).
 
 pub mod broker;
 pub mod client;
@@ -17,8 +18,10 @@ pub mod namesrv_registration;
 pub mod persist;
 pub mod processor;
 pub mod rebalance_lock;
+pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;
+pub mod transaction;
 
 pub use broker::{start, Broker, BrokerHandle};
 pub use config::BrokerConfig;

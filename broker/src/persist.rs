@@ -46,6 +46,11 @@ fn bak_path(path: &Path) -> PathBuf {
 /// Writes `value` as pretty JSON, atomically, keeping the previous file as `.bak`.
 pub fn store<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let bytes = serde_json::to_vec_pretty(value).map_err(std::io::Error::other)?;
+    store_bytes(path, &bytes)
+}
+
+/// Writes `bytes` (already encoded, e.g. fastjson-style bare keys) the same atomic way.
+pub fn store_bytes(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -54,7 +59,7 @@ pub fn store<T: Serialize>(path: &Path, value: &T) -> std::io::Result<()> {
     let tmp = PathBuf::from(tmp);
     {
         let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
     }
     if path.exists() {

@@ -5,6 +5,7 @@
 mod admin;
 mod client_manage;
 mod consumer_manage;
+mod end_transaction;
 mod lock;
 mod offset_query;
 mod pull;
@@ -118,6 +119,11 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         &[rc::QUERY_MESSAGE, rc::VIEW_MESSAGE_BY_ID],
         handler(&broker, query::process),
         Some(1_000),
+    );
+    t.register(
+        &[rc::END_TRANSACTION],
+        handler(&broker, end_transaction::process),
+        Some(100_000),
     );
     t.register(admin::CODES, handler(&broker, admin::process), Some(10_000));
     t

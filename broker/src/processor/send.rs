@@ -110,6 +110,22 @@ pub async fn process(
         msg.born_host = born_host;
         msg.store_host = store_host;
         msg.reconsume_times = h.reconsume_times.unwrap_or(0);
+        // Delivery semantics (crate::transaction, crate::schedule): a half message goes to the
+        // half topic; otherwise DELAY > 0 moves the message to SCHEDULE_TOPIC_XXXX.
+        if crate::transaction::is_half_send(&msg.properties) {
+            if broker.transactions.settings.reject_transaction_message {
+                return Err(BrokerError::refused(
+                    response_code::NO_PERMISSION,
+                    format!(
+                        "the broker[{}] sending transaction message is forbidden",
+                        s.broker_ip1
+                    ),
+                ));
+            }
+            crate::transaction::to_half(&mut msg);
+        } else {
+            crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
+        }
         let r = broker.store.put_message(msg).await;
         return Ok(Some(answer(&broker, &req, r, queue_id, Some(uniq))));
     };

@@ -257,3 +257,34 @@ mod tests {
         assert!(SendMessageRequestHeaderV2::from_ext_fields(&ExtFields::new()).is_err());
     }
 }
+
+command_header! {
+    /// END_TRANSACTION (37), producer -> broker, usually oneway. `commit_or_rollback`: 0 unknown,
+    /// 8 commit, 12 rollback. `commit_log_offset`/`tran_state_table_offset` locate the half
+    /// message (from the send answer, or from the CHECK_TRANSACTION_STATE being answered).
+    pub struct EndTransactionRequestHeader {
+        producer_group: String => "producerGroup",
+        tran_state_table_offset: i64 => "tranStateTableOffset",
+        commit_log_offset: i64 => "commitLogOffset",
+        commit_or_rollback: i32 => "commitOrRollback",
+        from_transaction_check: Option<bool> => "fromTransactionCheck",
+        msg_id: String => "msgId",
+        transaction_id: Option<String> => "transactionId",
+        topic: Option<String> => "topic",
+        bname: Option<String> => "bname",
+    }
+}
+
+command_header! {
+    /// CHECK_TRANSACTION_STATE (39), broker -> producer, oneway; the body is the half message
+    /// in stored format with its real topic and queue.
+    pub struct CheckTransactionStateRequestHeader {
+        tran_state_table_offset: i64 => "tranStateTableOffset",
+        commit_log_offset: i64 => "commitLogOffset",
+        msg_id: Option<String> => "msgId",
+        transaction_id: Option<String> => "transactionId",
+        offset_msg_id: Option<String> => "offsetMsgId",
+        topic: Option<String> => "topic",
+        bname: Option<String> => "bname",
+    }
+}
