@@ -121,6 +121,17 @@ pub struct StoreConfig {
     pub os_page_cache_busy_time_out_mills: u64,
     /// `offsetCheckInSlave`: let a slave correct pull offsets. Default false.
     pub offset_check_in_slave: bool,
+    /// `warmMapedFileEnable` (Java's spelling): touch every page of a new CommitLog file on the
+    /// allocation thread before the writer gets it, so appends never page-fault. The file then
+    /// takes its full size on disk at once. Default false.
+    pub warm_maped_file_enable: bool,
+    /// `flushLeastPagesWhenWarmMapedFile`: under SYNC_FLUSH, msync every this many pages while
+    /// warming (and at the end). Default 4096 (16 MiB).
+    pub flush_least_pages_when_warm_maped_file: u32,
+    /// `preallocateMappedFileEnable` (not a Java key: Java always runs `AllocateMappedFileService`):
+    /// create the next CommitLog file on a background thread while the current one fills, so a
+    /// roll does not wait for file creation. Default true.
+    pub preallocate_mapped_file_enable: bool,
 }
 
 impl Default for StoreConfig {
@@ -169,6 +180,9 @@ impl Default for StoreConfig {
             access_message_in_memory_max_ratio: 40,
             os_page_cache_busy_time_out_mills: 1_000,
             offset_check_in_slave: false,
+            warm_maped_file_enable: false,
+            flush_least_pages_when_warm_maped_file: 4096,
+            preallocate_mapped_file_enable: true,
         }
     }
 }

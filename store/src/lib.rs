@@ -4,7 +4,8 @@
 //!
 //! Layout: [`message`] (record codec, properties, ids, batches — shared with the broker),
 //! [`fs`] (the I/O seam fault-injection tests go through), `mapped_file` (the only `unsafe`:
-//! mmap'd files with zero-copy reads), `mapped_file_queue`,
+//! mmap'd files with zero-copy reads), `mapped_file_queue`, `allocate` (the next CommitLog file,
+//! made in the background),
 //! [`commit_log`], [`consume_queue`], [`index`], `dispatch` (CommitLog -> ConsumeQueue/index),
 //! `flush` (async flush, group commit), [`checkpoint`], `recovery`, `cleanup` (retention), and
 //! [`MessageStore`], the facade.
@@ -13,6 +14,7 @@
 //! RocksDB ConsumeQueue. Delayed-message rewriting to `SCHEDULE_TOPIC_XXXX` is the broker's job
 //! (as in Java 5.x); the store only computes the delivery time for that topic's ConsumeQueue.
 
+mod allocate;
 mod checkpoint;
 mod cleanup;
 mod commit_log;

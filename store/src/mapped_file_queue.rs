@@ -4,10 +4,11 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 
+use crate::allocate::Allocator;
 use crate::error::{Result, StoreError};
 use crate::fs::FileSystem;
 use crate::mapped_file::MappedFile;
@@ -25,6 +26,8 @@ pub struct MappedFileQueue {
     fs: Arc<dyn FileSystem>,
     files: RwLock<Vec<Arc<MappedFile>>>,
     flushed_where: AtomicI64,
+    /// Makes the next file in the background (CommitLog only).
+    allocator: OnceLock<Arc<Allocator>>,
 }
 
 impl MappedFileQueue {
@@ -37,6 +40,25 @@ impl MappedFileQueue {
             fs,
             files: RwLock::new(Vec::new()),
             flushed_where: AtomicI64::new(0),
+            allocator: OnceLock::new(),
+        }
+    }
+
+    /// From now on, new files come from `allocator`, which makes each file's successor in the
+    /// background as soon as the file is taken into use. Requests the file after the current last
+    /// one right away. Set once; later calls are ignored.
+    pub fn set_allocator(&self, allocator: Arc<Allocator>) {
+        if self.allocator.set(allocator).is_ok() {
+            if let Some(last) = self.last() {
+                self.request_after(&last);
+            }
+        }
+    }
+
+    fn request_after(&self, file: &MappedFile) {
+        if let Some(a) = self.allocator.get() {
+            let next = file.file_from_offset() + i64::from(self.file_size);
+            a.request(self.dir.join(file_name(next)), next, self.file_size);
         }
     }
 
@@ -169,10 +191,15 @@ impl MappedFileQueue {
             .create_dir_all(&self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(file_name(from));
-        let mf = MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue)
-            .map_err(|e| StoreError::io(&path, e))?;
+        let mf = match self.allocator.get() {
+            Some(a) if !first_in_queue => a.take(&path, from, self.file_size),
+            _ => MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue),
+        }
+        .map_err(|e| StoreError::io(&path, e))?;
         let mf = Arc::new(mf);
         files.push(Arc::clone(&mf));
+        drop(files);
+        self.request_after(&mf);
         Ok(mf)
     }
 

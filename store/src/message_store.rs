@@ -15,6 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::oneshot;
 
+use crate::allocate::{Allocator, WarmPolicy};
 use crate::checkpoint::{self, StoreCheckpoint, StoreLock};
 use crate::cleanup;
 use crate::commit_log::{now_ms, CommitLog};
@@ -52,6 +53,7 @@ pub(crate) struct Inner {
     pub(crate) last_cleaned_min_offset: AtomicI64,
     pub(crate) total_memory: u64,
     pub(crate) commit_log_flushes: AtomicU64,
+    pub(crate) allocator: OnceLock<Arc<Allocator>>,
 }
 
 impl std::fmt::Debug for Inner {
@@ -203,6 +205,7 @@ impl MessageStore {
             last_cleaned_min_offset: AtomicI64::new(0),
             total_memory: total_memory_bytes(),
             commit_log_flushes: AtomicU64::new(0),
+            allocator: OnceLock::new(),
             config,
         });
 
@@ -257,6 +260,23 @@ impl MessageStore {
         )?);
         threads.push(spawn("store-cleanup", &inner, cleanup::run)?);
         *store.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
+        if inner.config.preallocate_mapped_file_enable {
+            let c = &inner.config;
+            let policy = WarmPolicy {
+                warm: c.warm_maped_file_enable,
+                flush_every_pages: match c.flush_disk_type {
+                    FlushDiskType::SyncFlush => c.flush_least_pages_when_warm_maped_file,
+                    FlushDiskType::AsyncFlush => 0,
+                },
+            };
+            let allocator = Allocator::start(Arc::clone(&fs), policy)
+                .map_err(|e| StoreError::io("store-allocate", e))?;
+            if inner.allocator.set(Arc::clone(&allocator)).is_err() {
+                allocator.shutdown();
+            } else {
+                inner.commit_log.files().set_allocator(allocator);
+            }
+        }
         Ok(Arc::new(store))
     }
 
@@ -611,6 +631,9 @@ impl MessageStore {
         let mut result = Ok(());
         if !inner.flags.is_poisoned() && flush::flush_commit_log(inner, 0) {
             flush::flush_logics(inner, true);
+        }
+        if let Some(a) = inner.allocator.get() {
+            a.shutdown();
         }
         if inner.flags.is_poisoned() {
             tracing::warn!("store shut down after a flush failure; keeping the abort file");

@@ -151,18 +151,26 @@ async fn failed_flush_poisons_async_flush_store() {
 
 /// ENOSPC creating the next CommitLog file: that put gets CREATE_MAPPED_FILE_FAILED without using
 /// a queue offset, no file is left behind, reads work, and once space is back puts resume; a
-/// restart recovers exactly the acknowledged records.
+/// restart recovers exactly the acknowledged records. With preallocation on, the background
+/// attempt fails first and the writer retries once itself.
 #[tokio::test]
 async fn enospc_on_next_commit_log_file() {
+    for preallocate in [true, false] {
+        enospc_case(preallocate).await;
+    }
+}
+
+async fn enospc_case(preallocate: bool) {
     let dir = tempfile::tempdir().unwrap();
     let fs = Arc::new(FaultyFs::default());
-    let cfg = small_config(dir.path());
+    let cfg = StoreConfig {
+        preallocate_mapped_file_enable: preallocate,
+        ..small_config(dir.path())
+    };
+    // Only the first CommitLog file can be created.
+    fs.fail_create_after(&cfg.commit_log_dir(), "00000000000000000000");
     let store = MessageStore::open_with_fs(cfg.clone(), fs.clone()).unwrap();
-    // The first file exists; from now on no new CommitLog file can be created.
-    let first = store.put_message(simple("T", 0, &[0; 1000])).await;
-    assert_eq!(first.status, PutMessageStatus::PutOk);
-    fs.fail_create_under(&cfg.commit_log_dir());
-    let mut acked = 1;
+    let mut acked = 0;
     let failed = loop {
         let r = store
             .put_message(simple("T", 0, &[acked as u8; 1000]))
@@ -180,7 +188,7 @@ async fn enospc_on_next_commit_log_file() {
     let again = store.put_message(simple("T", 0, b"still full")).await;
     assert_eq!(again.status, PutMessageStatus::CreateMappedFileFailed);
     let files = std::fs::read_dir(cfg.commit_log_dir()).unwrap().count();
-    assert_eq!(files, 1);
+    assert_eq!(files, 1, "preallocate={preallocate}");
     wait_dispatched(&store);
     assert_eq!(read_all(&store, "T", 0).len(), acked);
     assert_eq!(store.max_offset_in_queue("T", 0), acked as i64);

@@ -16,6 +16,8 @@ use store::fs::{FileSystem, MappedRange};
 pub struct FaultyFs {
     fail_sync_under: Mutex<Option<PathBuf>>,
     fail_create_under: Mutex<Option<PathBuf>>,
+    /// Files whose name is this or lower are still created.
+    spare_up_to: Mutex<Option<String>>,
     failed_syncs: AtomicU64,
     failed_creates: AtomicU64,
 }
@@ -38,6 +40,13 @@ impl FaultyFs {
         *self.fail_create_under.lock().unwrap() = Some(dir.to_path_buf());
     }
 
+    /// Creating a new file under `dir` whose name sorts after `spare` fails with ENOSPC from now
+    /// on (store file names are zero-padded offsets, so this spares the first files).
+    pub fn fail_create_after(&self, dir: &Path, spare: &str) {
+        *self.spare_up_to.lock().unwrap() = Some(spare.to_string());
+        self.fail_create_under(dir);
+    }
+
     /// Stops failing creations.
     pub fn heal_create(&self) {
         *self.fail_create_under.lock().unwrap() = None;
@@ -56,7 +65,11 @@ impl FaultyFs {
 
 impl FileSystem for FaultyFs {
     fn set_len(&self, path: &Path, file: &File, len: u64) -> io::Result<()> {
-        if under(&self.fail_create_under, path) {
+        let spared = match (&*self.spare_up_to.lock().unwrap(), path.file_name()) {
+            (Some(spare), Some(name)) => name.to_string_lossy().as_ref() <= spare.as_str(),
+            _ => false,
+        };
+        if under(&self.fail_create_under, path) && !spared {
             self.failed_creates.fetch_add(1, Ordering::SeqCst);
             return Err(io::Error::from_raw_os_error(28)); // ENOSPC
         }
