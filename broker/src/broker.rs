@@ -35,6 +35,8 @@ pub struct Broker {
     pub producers: ProducerManager,
     pub long_polling: LongPolling,
     pub locks: crate::rebalance_lock::RebalanceLockManager,
+    /// Put/get counters and TPS.
+    pub stats: crate::stats::BrokerStats,
     /// Delay levels (SCHEDULE_TOPIC_XXXX delivery).
     pub schedule: crate::schedule::ScheduleMessageService,
     /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
@@ -179,6 +181,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         producers: ProducerManager::default(),
         long_polling: LongPolling::default(),
         locks: Default::default(),
+        stats: Default::default(),
         schedule,
         transactions,
         outbound: RemotingClient::new(ClientConfig::default()),
@@ -246,6 +249,14 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         crate::transaction::TransactionalMessageService::start(&broker);
     }
     tasks.push(tokio::spawn(namesrv_registration::run(broker.clone())));
+    let b = broker.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        loop {
+            tick.tick().await;
+            b.stats.sample();
+        }
+    }));
     let b = broker.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(

@@ -20,6 +20,9 @@ struct OffsetFile {
 pub struct ConsumerOffsetManager {
     path: PathBuf,
     table: RwLock<HashMap<String, BTreeMap<i32, i64>>>,
+    /// Offsets an admin reset assigned and the next pull of that queue must be told about
+    /// (Java's server-side reset, `useServerSideResetOffset`).
+    resets: RwLock<HashMap<(String, i32), i64>>,
 }
 
 fn key(topic: &str, group: &str) -> String {
@@ -33,6 +36,7 @@ impl ConsumerOffsetManager {
         Self {
             path,
             table: RwLock::new(file.offset_table.into_iter().collect()),
+            resets: RwLock::new(HashMap::new()),
         }
     }
 
@@ -49,6 +53,30 @@ impl ConsumerOffsetManager {
             .entry(key(topic, group))
             .or_default()
             .insert(queue_id, offset);
+    }
+
+    /// An admin reset: the committed offset becomes `offset` and the next pull of the queue is
+    /// answered PULL_OFFSET_MOVED towards it.
+    pub fn assign_reset(&self, group: &str, topic: &str, queue_id: i32, offset: i64) {
+        self.commit(group, topic, queue_id, offset);
+        self.resets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((key(topic, group), queue_id), offset);
+    }
+
+    /// The pending reset of a queue, removed as it is returned.
+    pub fn take_reset(&self, group: &str, topic: &str, queue_id: i32) -> Option<i64> {
+        {
+            let r = self.resets.read().unwrap_or_else(|p| p.into_inner());
+            if r.is_empty() {
+                return None;
+            }
+        }
+        self.resets
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&(key(topic, group), queue_id))
     }
 
     /// The committed offset, or -1 when there is none (Java's convention).

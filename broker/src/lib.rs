@@ -18,6 +18,7 @@ pub mod namesrv_registration;
 pub mod persist;
 pub mod processor;
 pub mod rebalance_lock;
+pub mod stats;
 pub mod schedule;
 pub mod subscription_group;
 pub mod topic_config;

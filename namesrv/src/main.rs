@@ -53,7 +53,9 @@ fn main() -> ExitCode {
     }
     // As Java's NamesrvStartup: the config file given with -c is where updates are persisted.
     if let Some(path) = &args.config_file {
-        config.props.set("configStorePath", path.display().to_string());
+        config
+            .props
+            .set("configStorePath", path.display().to_string());
     }
     if args.print {
         print!("{}", config.props.to_text());

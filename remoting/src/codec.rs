@@ -58,7 +58,9 @@ impl Decoder for RemotingCodec {
             return Err(DecodeError::FrameTooSmall(declared).into());
         }
         if src.len() < 4 + declared {
-            src.reserve(4 + declared - src.len());
+            // Grow with the data that actually arrives (at most 64 KiB ahead), not with the
+            // declared length: a peer that announces 16 MiB and sends nothing costs nothing.
+            src.reserve((4 + declared - src.len()).min(64 * 1024));
             return Ok(None);
         }
         src.advance(4);

@@ -1,10 +1,9 @@
 //! Administration requests used by mqadmin and the clients' admin API: topics, subscription
 //! groups, broker config and runtime info.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use remoting::protocol::body::{to_json_bytes, KvTable, TopicConfig, TopicList};
+use remoting::protocol::body::{to_json_bytes, TopicConfig, TopicList};
 use remoting::protocol::header::broker::{
     CreateTopicRequestHeader, DeleteSubscriptionGroupRequestHeader, TopicRequestHeader,
 };
@@ -25,7 +24,6 @@ pub const CODES: &[i32] = &[
     rc::DELETE_SUBSCRIPTIONGROUP,
     rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
     rc::GET_BROKER_CONFIG,
-    rc::GET_BROKER_RUNTIME_INFO,
 ];
 
 pub async fn process(
@@ -127,35 +125,12 @@ pub async fn process(
             r.ext_fields = Some(ext);
             r
         }
-        _ => ok().with_body(to_json_bytes(&KvTable {
-            table: runtime_info(&broker),
-        })),
+        other => {
+            return Err(BrokerError::refused(
+                response_code::REQUEST_CODE_NOT_SUPPORTED,
+                format!(" request type {other} not supported"),
+            ))
+        }
     };
     Ok(Some(resp))
-}
-
-/// GET_BROKER_RUNTIME_INFO: figures this broker actually has.
-fn runtime_info(broker: &Broker) -> BTreeMap<String, String> {
-    let mut t = BTreeMap::new();
-    let store = &broker.store;
-    t.insert("brokerVersionDesc".into(), "V5_3_3".into());
-    t.insert(
-        "brokerVersion".into(),
-        remoting::protocol::version::CURRENT_VERSION.to_string(),
-    );
-    t.insert("bootTimestamp".into(), broker.started_at_ms.to_string());
-    t.insert("brokerActive".into(), "true".into());
-    t.insert(
-        "commitLogMaxOffset".into(),
-        store.max_phy_offset().to_string(),
-    );
-    t.insert(
-        "commitLogMinOffset".into(),
-        store.min_phy_offset().to_string(),
-    );
-    t.insert("sendThreadPoolQueueSize".into(), "0".into());
-    t.insert("pullThreadPoolQueueSize".into(), "0".into());
-    t.insert("sendThreadPoolQueueHeadWaitTimeMills".into(), "0".into());
-    t.insert("pullThreadPoolQueueHeadWaitTimeMills".into(), "0".into());
-    t
 }

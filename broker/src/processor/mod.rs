@@ -3,6 +3,8 @@
 //! `crate::error` only.
 
 mod admin;
+mod admin_client;
+mod admin_stats;
 mod client_manage;
 mod consumer_manage;
 mod end_transaction;
@@ -126,5 +128,15 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         Some(100_000),
     );
     t.register(admin::CODES, handler(&broker, admin::process), Some(10_000));
+    t.register(
+        admin_stats::CODES,
+        handler(&broker, admin_stats::process),
+        Some(10_000),
+    );
+    t.register(
+        admin_client::CODES,
+        handler(&broker, admin_client::process),
+        Some(1_000),
+    );
     t
 }

@@ -172,6 +172,24 @@ pub async fn process(
     }
     let filter = TagFilter::new(&sub);
 
+    if let Some(reset) = broker
+        .offsets
+        .take_reset(&h.consumer_group, &h.topic, h.queue_id)
+    {
+        let result = GetMessageResult {
+            status: GetMessageStatus::OffsetTooSmall,
+            next_begin_offset: reset,
+            min_offset: broker.store.min_offset_in_queue(&h.topic, h.queue_id),
+            max_offset: broker.store.max_offset_in_queue(&h.topic, h.queue_id),
+            messages: Vec::new(),
+            queue_offsets: Vec::new(),
+            buffer_total_size: 0,
+            suggest_pulling_from_slave: false,
+        };
+        let mut r = answer(&req, result, response_code::PULL_OFFSET_MOVED);
+        r.remark = Some("OFFSET_RESET".into());
+        return Ok(Some(r));
+    }
     if h.sys_flag & FLAG_COMMIT_OFFSET != 0 {
         broker
             .offsets
@@ -210,6 +228,14 @@ pub async fn process(
             || !can_suspend
             || tokio::time::Instant::now() >= deadline
         {
+            if code == response_code::SUCCESS {
+                broker.stats.record_get(
+                    &h.consumer_group,
+                    &h.topic,
+                    result.queue_offsets.len() as u64,
+                    result.buffer_total_size as u64,
+                );
+            }
             return Ok(Some(answer(&req, result, code)));
         }
         tokio::select! {

@@ -127,9 +127,9 @@ pub async fn process(
             crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
         }
         let r = broker.store.put_message(msg).await;
-        return Ok(Some(answer(&broker, &req, r, queue_id, Some(uniq))));
+        return Ok(Some(answer(&broker, &req, r, &topic, queue_id, Some(uniq))));
     };
-    Ok(Some(answer(&broker, &req, result, queue_id, None)))
+    Ok(Some(answer(&broker, &req, result, &topic, queue_id, None)))
 }
 
 /// Java `msgCheck`: the topic's config, created from the default topic when allowed.
@@ -231,9 +231,15 @@ fn answer(
     broker: &Broker,
     req: &RemotingCommand,
     r: PutMessageResult,
+    topic: &str,
     queue_id: i32,
     uniq: Option<String>,
 ) -> RemotingCommand {
+    if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
+        broker
+            .stats
+            .record_put(topic, a.msg_num.max(0) as u64, a.wrote_bytes.max(0) as u64);
+    }
     let max_size = broker.settings.max_message_size;
     let (code, remark) = match r.status {
         PutMessageStatus::PutOk => (response_code::SUCCESS, None),

@@ -11,6 +11,10 @@ use super::ext_fields::ExtFields;
 use super::language::LanguageCode;
 use crate::error::DecodeError;
 
+/// Hard cap on ext fields in a JSON header, enforced while parsing (the configurable
+/// `HeaderLimits::max_ext_fields` may only lower it).
+pub const MAX_EXT_FIELDS: usize = 4096;
+
 pub fn encode(cmd: &RemotingCommand) -> BytesMut {
     let mut out = BytesMut::with_capacity(160);
     out.put_slice(b"{\"code\":");
@@ -176,6 +180,11 @@ fn lenient_ext<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ExtFields>, D::
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut ext = ExtFields::with_capacity(map.size_hint().unwrap_or(8).min(64));
             while let Some(key) = map.next_key::<String>()? {
+                // Checked per key: the duplicate check makes each insert linear, so an
+                // unbounded flood of keys would cost quadratic time before any limit applied.
+                if ext.len() >= MAX_EXT_FIELDS {
+                    return Err(serde::de::Error::custom("too many ext fields"));
+                }
                 let value: serde_json::Value = map.next_value()?;
                 let text = match value {
                     serde_json::Value::Null => continue,
@@ -242,6 +251,21 @@ mod tests {
         .unwrap();
         assert!(cmd.ext_fields.is_none());
         assert!(cmd.remark.is_none());
+    }
+
+    #[test]
+    fn a_flood_of_ext_keys_is_refused_quickly() {
+        let mut raw = String::from(r#"{"code":1,"extFields":{"#);
+        for i in 0..100_000 {
+            if i > 0 {
+                raw.push(',');
+            }
+            raw.push_str(&format!(r#""k{i}":"""#));
+        }
+        raw.push_str("}}");
+        let started = std::time::Instant::now();
+        assert!(decode(raw.as_bytes(), &HeaderLimits::default()).is_err());
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

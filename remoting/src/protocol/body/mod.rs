@@ -2,6 +2,7 @@
 //! is alphabetical because fastjson writes members that way; readers accept any order and
 //! ignore unknown members. Maps keyed by broker id are written with quoted decimal keys.
 
+pub mod admin;
 pub mod cluster;
 pub mod fastjson;
 pub mod heartbeat;

@@ -2,6 +2,7 @@
 //! which maps Rust fields to the Java field names; a plain type is mandatory (missing gives
 //! Java's "the custom field <x> is null"), an `Option` is optional. Values travel as strings.
 
+pub mod admin;
 pub mod broker;
 pub mod consumer;
 pub mod namesrv;

@@ -1,0 +1,250 @@
+//! Broker statistics from real counters (Java `BrokerStatsManager`): messages and bytes put per
+//! topic, messages got per group and topic, broker totals, and TPS over the last 10 s, 1 min and
+//! 10 min computed from once-a-second samples of the totals.
+//!
+//! Invariant: counters only grow; TPS windows read two samples of the same counter.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// A pair of monotonically growing counters: events and bytes.
+#[derive(Default)]
+pub struct Counter {
+    pub nums: AtomicU64,
+    pub size: AtomicU64,
+}
+
+impl Counter {
+    fn add(&self, nums: u64, size: u64) {
+        self.nums.fetch_add(nums, Ordering::Relaxed);
+        self.size.fetch_add(size, Ordering::Relaxed);
+    }
+}
+
+const WINDOW_SAMPLES: usize = 601;
+
+/// Samples of one counter, one per second, newest last.
+#[derive(Default)]
+struct Samples {
+    at: VecDeque<(Instant, u64)>,
+}
+
+impl Samples {
+    fn push(&mut self, now: Instant, total: u64) {
+        self.at.push_back((now, total));
+        while self.at.len() > WINDOW_SAMPLES {
+            self.at.pop_front();
+        }
+    }
+
+    /// Events per second over roughly the last `window`.
+    fn tps(&self, window: Duration) -> f64 {
+        let Some(&(t1, v1)) = self.at.back() else {
+            return 0.0;
+        };
+        let start = self
+            .at
+            .iter()
+            .find(|(t, _)| t1.duration_since(*t) <= window)
+            .copied();
+        match start {
+            Some((t0, v0)) if t1 > t0 => {
+                (v1.saturating_sub(v0)) as f64 / t1.duration_since(t0).as_secs_f64()
+            }
+            _ => 0.0,
+        }
+    }
+}
+
+/// Totals at the start of today and yesterday (local days are approximated by UTC days).
+#[derive(Default, Clone, Copy)]
+pub struct DayMarks {
+    pub yesterday_morning: u64,
+    pub today_morning: u64,
+    day: u64,
+}
+
+#[derive(Default)]
+pub struct BrokerStats {
+    topic_put: DashMap<String, Counter>,
+    group_get: DashMap<String, Counter>,
+    pub broker_put: Counter,
+    pub broker_get: Counter,
+    samples: Mutex<StatSamples>,
+}
+
+#[derive(Default)]
+struct StatSamples {
+    put: Samples,
+    get: Samples,
+    topic_put: std::collections::HashMap<String, Samples>,
+    group_get: std::collections::HashMap<String, Samples>,
+    put_marks: DayMarks,
+    get_marks: DayMarks,
+}
+
+fn group_key(group: &str, topic: &str) -> String {
+    format!("{topic}@{group}")
+}
+
+fn day_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() / 86_400)
+        .unwrap_or(0)
+}
+
+/// Moves the day marks forward when the day changed since the last sample.
+fn roll_day(marks: &mut DayMarks, day: u64, total: u64) {
+    if marks.day == 0 {
+        *marks = DayMarks {
+            yesterday_morning: 0,
+            today_morning: 0,
+            day,
+        };
+    } else if marks.day != day {
+        marks.yesterday_morning = marks.today_morning;
+        marks.today_morning = total;
+        marks.day = day;
+    }
+}
+
+impl BrokerStats {
+    pub fn record_put(&self, topic: &str, nums: u64, size: u64) {
+        self.broker_put.add(nums, size);
+        if let Some(c) = self.topic_put.get(topic) {
+            c.add(nums, size);
+            return;
+        }
+        self.topic_put
+            .entry(topic.to_string())
+            .or_default()
+            .add(nums, size);
+    }
+
+    pub fn record_get(&self, group: &str, topic: &str, nums: u64, size: u64) {
+        self.broker_get.add(nums, size);
+        let key = group_key(group, topic);
+        if let Some(c) = self.group_get.get(&key) {
+            c.add(nums, size);
+            return;
+        }
+        self.group_get.entry(key).or_default().add(nums, size);
+    }
+
+    pub fn topic_put_nums(&self, topic: &str) -> u64 {
+        self.topic_put
+            .get(topic)
+            .map(|c| c.nums.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    pub fn group_get_nums(&self, group: &str, topic: &str) -> u64 {
+        self.group_get
+            .get(&group_key(group, topic))
+            .map(|c| c.nums.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// Takes one sample of every counter (called once a second).
+    pub fn sample(&self) {
+        let now = Instant::now();
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let put = self.broker_put.nums.load(Ordering::Relaxed);
+        let get = self.broker_get.nums.load(Ordering::Relaxed);
+        s.put.push(now, put);
+        s.get.push(now, get);
+        for e in self.topic_put.iter() {
+            let v = e.value().nums.load(Ordering::Relaxed);
+            s.topic_put.entry(e.key().clone()).or_default().push(now, v);
+        }
+        for e in self.group_get.iter() {
+            let v = e.value().nums.load(Ordering::Relaxed);
+            s.group_get.entry(e.key().clone()).or_default().push(now, v);
+        }
+        let day = day_now();
+        roll_day(&mut s.put_marks, day, put);
+        roll_day(&mut s.get_marks, day, get);
+    }
+    /// `"<10s> <1min> <10min>"` TPS as Java's runtime info formats it.
+    fn tps_triplet(samples: &Samples) -> String {
+        format!(
+            "{:.2} {:.2} {:.2}",
+            samples.tps(Duration::from_secs(10)),
+            samples.tps(Duration::from_secs(60)),
+            samples.tps(Duration::from_secs(600))
+        )
+    }
+
+    pub fn put_tps(&self) -> String {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        Self::tps_triplet(&s.put)
+    }
+
+    pub fn get_tps(&self) -> String {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        Self::tps_triplet(&s.get)
+    }
+
+    pub fn put_marks(&self) -> DayMarks {
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .put_marks
+    }
+
+    pub fn get_marks(&self) -> DayMarks {
+        self.samples
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_marks
+    }
+
+    /// Messages per second got by `group` on `topic` over the last minute.
+    pub fn group_get_tps(&self, group: &str, topic: &str) -> f64 {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.group_get
+            .get(&group_key(group, topic))
+            .map(|x| x.tps(Duration::from_secs(60)))
+            .unwrap_or(0.0)
+    }
+
+    /// Messages per second put on `topic` over the last minute.
+    pub fn topic_put_tps(&self, topic: &str) -> f64 {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.topic_put
+            .get(topic)
+            .map(|x| x.tps(Duration::from_secs(60)))
+            .unwrap_or(0.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tps_is_the_rate_between_samples() {
+        let mut s = Samples::default();
+        let t0 = Instant::now();
+        s.push(t0, 0);
+        s.push(t0 + Duration::from_secs(10), 1000);
+        assert!((s.tps(Duration::from_secs(60)) - 100.0).abs() < 0.01);
+        assert_eq!(Samples::default().tps(Duration::from_secs(10)), 0.0);
+    }
+
+    #[test]
+    fn counters_accumulate_per_topic_and_group() {
+        let st = BrokerStats::default();
+        st.record_put("T", 2, 20);
+        st.record_put("T", 1, 10);
+        st.record_get("g", "T", 3, 30);
+        assert_eq!(st.topic_put_nums("T"), 3);
+        assert_eq!(st.group_get_nums("g", "T"), 3);
+        assert_eq!(st.broker_put.size.load(Ordering::Relaxed), 30);
+    }
+}
