@@ -1,3 +1,4 @@
 """Scenario modules. Importing this package registers every scenario, in run order."""
 
 from . import clients, mqadmin  # noqa: F401  (registration side effects, in this order)
+from . import fixtures  # noqa: F401,E402  (wire and store fixtures, issues 2 and 3)
