@@ -208,7 +208,9 @@ async fn delay_levels_deliver_on_time_and_across_a_restart() {
         .await
         .unwrap();
     assert_eq!(r.code, response_code::SUCCESS);
-    assert_eq!(pull_all(&c, &addr, "TopicN", 0).await.len(), 1);
+    let now = Instant::now();
+    assert_eq!(wait_for(&c, &addr, "TopicN", 1, T).await.len(), 1);
+    assert!(now.elapsed() < Duration::from_millis(900), "not delayed");
 
     // Level 9 -> 2 s; the broker restarts before it is due and delivers it once after.
     let p = props(&[("DELAY", "9")]);

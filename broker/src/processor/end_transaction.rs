@@ -85,7 +85,7 @@ pub async fn process(
     let id = transaction_key(&half);
     if let Begin::Already(first) = svc.begin_resolve(&id, decision) {
         tracing::info!(%peer, transaction_id = %id, ?first, ?decision, "transaction already ended; only the op record of this half copy is written");
-        svc.write_op(&broker, half.queue_id, half.queue_offset, &id)
+        svc.write_op_once(&broker, half.queue_id, half.queue_offset, &id)
             .await;
         return Ok(Some(RemotingCommand::response_to(
             &req,

@@ -115,7 +115,7 @@ pub async fn recover(broker: &Arc<Broker>) {
             .max(min);
         let max = store.max_offset_in_queue(TRANS_OP_HALF_TOPIC, queue_id);
         let mut ops = 0usize;
-        while offset < max {
+        while offset < max && !svc.stop.is_cancelled() {
             let r = store.get_message(
                 CID_RMQ_SYS_TRANS,
                 TRANS_OP_HALF_TOPIC,

@@ -205,9 +205,18 @@ impl QueueState {
         }
         if half_offset < self.half_next {
             self.done_ops.insert(op_offset);
-        } else {
-            self.removed.insert(half_offset, op_offset);
+        } else if let Some(earlier) = self.removed.insert(half_offset, op_offset) {
+            // A second op record for the same half: one of them is enough to track it, the
+            // other must not hold the op offset back forever (Java's removeMap loses it).
+            let (keep, extra) = (earlier.min(op_offset), earlier.max(op_offset));
+            self.removed.insert(half_offset, keep);
+            self.done_ops.insert(extra);
         }
+    }
+
+    /// Whether half `half_offset` is known to have an op record (or is already passed).
+    fn has_op(&self, half_offset: i64) -> bool {
+        half_offset < self.half_next || self.removed.contains_key(&half_offset)
     }
 
     /// Moves the half offset to `to` (never back) and the op offset over contiguous done ops.
@@ -315,6 +324,25 @@ impl TransactionalMessageService {
         self.lock()
             .resolved
             .retain(|_, (r, at)| matches!(r, Resolution::Pending(_)) || now - *at <= horizon);
+    }
+
+    /// Writes the op record of half `half_offset` unless it is known to have one already.
+    pub async fn write_op_once(
+        &self,
+        broker: &Broker,
+        queue_id: i32,
+        half_offset: i64,
+        transaction_id: &str,
+    ) -> bool {
+        let known = self
+            .lock()
+            .queues
+            .get(&queue_id)
+            .is_some_and(|q| q.has_op(half_offset));
+        known
+            || self
+                .write_op(broker, queue_id, half_offset, transaction_id)
+                .await
     }
 
     /// Writes the op record of half `half_offset` and notes it; false if the put failed.
@@ -436,6 +464,13 @@ mod tests {
         // Op records below the op offset are obsolete and ignored.
         q.record_op(9, 0);
         assert!(q.removed.is_empty());
+        // Two op records for one half: the later one counts as done at once.
+        q.record_op(5, 3);
+        q.record_op(5, 4);
+        assert_eq!(q.removed.get(&5), Some(&3));
+        assert!(q.has_op(5) && q.has_op(2) && !q.has_op(6));
+        q.advance(6);
+        assert_eq!(q.op_next, 5);
     }
 
     #[test]
