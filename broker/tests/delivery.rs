@@ -559,3 +559,63 @@ async fn a_half_checked_too_often_is_discarded() {
     c.shutdown();
     b.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_half_is_checked_after_a_restart_and_its_rollback_is_final() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = [
+        ("transactionTimeOut", "500"),
+        ("transactionCheckInterval", "200"),
+    ];
+    let b = start_broker(dir.path(), port, &conf).await;
+    let addr = format!("127.0.0.1:{port}");
+    let c = RemotingClient::new(ClientConfig::default());
+    let (qo, _) = send_half(&c, &addr, "pgr", "TopicR", "UNIQ-R", "rolled-back").await;
+    c.shutdown();
+    b.shutdown().await;
+
+    let b = start_broker(dir.path(), port, &conf).await;
+    let (tx, mut checks) = tokio::sync::mpsc::unbounded_channel();
+    let c = RemotingClient::with_inbound(ClientConfig::default(), Arc::new(Checks(tx)));
+    let hb = serde_json::json!({
+        "clientID": "127.0.0.1@test3",
+        "producerDataSet": [{"groupName": "pgr"}],
+    });
+    let r = c
+        .invoke(
+            &addr,
+            RemotingCommand::request(request_code::HEART_BEAT, ExtFields::new())
+                .with_body(serde_json::to_vec(&hb).unwrap()),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS);
+    let check = tokio::time::timeout(Duration::from_secs(5), checks.recv())
+        .await
+        .expect("a transaction check after the restart")
+        .unwrap();
+    let h: CheckTransactionStateRequestHeader = check.decode_header().unwrap();
+    assert!(h.tran_state_table_offset > qo);
+    c.invoke_oneway(
+        &addr,
+        end_tx(
+            "pgr",
+            h.tran_state_table_offset,
+            h.commit_log_offset,
+            12,
+            "UNIQ-R",
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    while checks.try_recv().is_ok() {}
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert!(checks.try_recv().is_err(), "no checks once rolled back");
+    assert!(pull_all(&c, &addr, "TopicR", 0).await.is_empty());
+    c.shutdown();
+    b.shutdown().await;
+}
