@@ -18,7 +18,7 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::TcpStream;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
@@ -42,6 +42,11 @@ pub struct ChannelConfig {
     pub idle_timeout: Duration,
     /// Commands queued for writing before senders wait.
     pub write_queue: usize,
+    /// Bytes queued for writing before senders wait: what a peer that stops reading can make
+    /// this side hold for it.
+    pub max_pending_write_bytes: usize,
+    /// A sender that waits this long for room (the peer reads nothing) closes the connection.
+    pub write_stall_timeout: Duration,
 }
 
 impl Default for ChannelConfig {
@@ -50,11 +55,19 @@ impl Default for ChannelConfig {
             limits: FrameLimits::default(),
             idle_timeout: Duration::from_secs(120),
             write_queue: 4096,
+            max_pending_write_bytes: 64 * 1024 * 1024,
+            write_stall_timeout: Duration::from_secs(30),
         }
     }
 }
 
 static NEXT_CHANNEL_ID: AtomicU64 = AtomicU64::new(1);
+
+/// A command waiting to be written, holding its share of the connection's write budget.
+struct Queued {
+    cmd: RemotingCommand,
+    _budget: Option<OwnedSemaphorePermit>,
+}
 
 /// A cheap, cloneable handle to one connection.
 #[derive(Clone)]
@@ -65,7 +78,10 @@ pub struct Channel {
 struct Inner {
     id: u64,
     peer: SocketAddr,
-    tx: mpsc::Sender<RemotingCommand>,
+    tx: mpsc::Sender<Queued>,
+    write_budget: Arc<Semaphore>,
+    max_pending_write_bytes: usize,
+    write_stall_timeout: Duration,
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     next_opaque: AtomicI32,
     closed: CancellationToken,
@@ -108,6 +124,9 @@ impl Channel {
                 id: NEXT_CHANNEL_ID.fetch_add(1, Ordering::Relaxed),
                 peer,
                 tx,
+                write_budget: Arc::new(Semaphore::new(config.max_pending_write_bytes.max(1))),
+                max_pending_write_bytes: config.max_pending_write_bytes.max(1),
+                write_stall_timeout: config.write_stall_timeout,
                 pending: Mutex::new(HashMap::new()),
                 next_opaque: AtomicI32::new(1),
                 closed,
@@ -203,28 +222,67 @@ impl Channel {
         self.inner.closed.cancelled().await
     }
 
-    /// Queues a command for writing (a response, or a request whose answer nobody awaits).
-    pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
-        if self.is_closed() {
-            return Err(RemotingError::ConnectionClosed(self.inner.peer.to_string()));
-        }
-        self.inner
-            .tx
-            .send(cmd)
-            .await
-            .map_err(|_| RemotingError::ConnectionClosed(self.inner.peer.to_string()))
+    /// Bytes of write budget a command takes: its body, plus a little for the header.
+    fn budget_of(&self, cmd: &RemotingCommand) -> u32 {
+        (cmd.body.len() + 256).min(self.inner.max_pending_write_bytes) as u32
     }
 
-    /// Queues a command without waiting for room; fails if the queue is full.
+    /// Queues a command for writing (a response, or a request whose answer nobody awaits),
+    /// waiting for room in the write budget; a peer that reads nothing for the stall timeout
+    /// gets its connection closed.
+    pub async fn send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
+        let closed = || RemotingError::ConnectionClosed(self.inner.peer.to_string());
+        if self.is_closed() {
+            return Err(closed());
+        }
+        let need = self.budget_of(&cmd);
+        let permit = match tokio::time::timeout(
+            self.inner.write_stall_timeout,
+            self.inner.write_budget.clone().acquire_many_owned(need),
+        )
+        .await
+        {
+            Ok(Ok(p)) => p,
+            Ok(Err(_)) => return Err(closed()),
+            Err(_) => {
+                tracing::warn!(peer = %self.inner.peer, "peer is not reading its responses; closing connection");
+                self.close();
+                return Err(closed());
+            }
+        };
+        self.inner
+            .tx
+            .send(Queued {
+                cmd,
+                _budget: Some(permit),
+            })
+            .await
+            .map_err(|_| closed())
+    }
+
+    /// Queues a command without waiting for room; fails if the queue or budget is full.
     pub fn try_send(&self, cmd: RemotingCommand) -> Result<(), RemotingError> {
-        self.inner.tx.try_send(cmd).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => {
-                RemotingError::TooManyRequests(self.inner.peer.to_string())
-            }
-            mpsc::error::TrySendError::Closed(_) => {
-                RemotingError::ConnectionClosed(self.inner.peer.to_string())
-            }
-        })
+        let need = self.budget_of(&cmd);
+        let permit = self
+            .inner
+            .write_budget
+            .clone()
+            .try_acquire_many_owned(need)
+            .map_err(|_| RemotingError::TooManyRequests(self.inner.peer.to_string()))?;
+        self.inner
+            .tx
+            .try_send(Queued {
+                cmd,
+                _budget: Some(permit),
+            })
+            .map_err(|e| match e {
+                mpsc::error::TrySendError::Full(_) => {
+                    RemotingError::TooManyRequests(self.inner.peer.to_string())
+                }
+                mpsc::error::TrySendError::Closed(_) => {
+                    RemotingError::ConnectionClosed(self.inner.peer.to_string())
+                }
+            })
     }
 
     fn next_opaque(&self) -> i32 {
@@ -290,23 +348,25 @@ const WRITE_BATCH: usize = 64;
 
 async fn write_loop(
     mut write: OwnedWriteHalf,
-    mut rx: mpsc::Receiver<RemotingCommand>,
+    mut rx: mpsc::Receiver<Queued>,
     closed: CancellationToken,
     peer: SocketAddr,
 ) {
     let mut chunks: Vec<Bytes> = Vec::with_capacity(WRITE_BATCH * 2);
+    // Budget permits of the commands being written; released once they are on the socket.
+    let mut held: Vec<Queued> = Vec::with_capacity(WRITE_BATCH);
     loop {
         let first = tokio::select! {
             _ = closed.cancelled() => break,
-            cmd = rx.recv() => match cmd { Some(c) => c, None => break },
+            q = rx.recv() => match q { Some(q) => q, None => break },
         };
-        push_frame(&mut chunks, &first);
-        let mut n = 1;
-        while n < WRITE_BATCH {
+        push_frame(&mut chunks, &first.cmd);
+        held.push(first);
+        while held.len() < WRITE_BATCH {
             match rx.try_recv() {
-                Ok(cmd) => {
-                    push_frame(&mut chunks, &cmd);
-                    n += 1;
+                Ok(q) => {
+                    push_frame(&mut chunks, &q.cmd);
+                    held.push(q);
                 }
                 Err(_) => break,
             }
@@ -315,6 +375,7 @@ async fn write_loop(
             _ = closed.cancelled() => break,
             res = write_all_vectored(&mut write, &mut chunks) => res,
         };
+        held.clear();
         if let Err(e) = res {
             tracing::debug!(%peer, error = %e, "write failed; closing connection");
             closed.cancel();
