@@ -168,7 +168,11 @@ async fn thousands_of_idle_connections_do_not_block_others_and_expire() {
     for _ in 0..2000 {
         match tokio::net::TcpStream::connect(server.local_addr()).await {
             Ok(s) => idle.push(s),
-            Err(_) => break,
+            Err(_) => {
+                // Out of descriptors: give some back so the server and the next client work.
+                idle.truncate(idle.len().saturating_sub(64));
+                break;
+            }
         }
     }
     let opened = idle.len();
