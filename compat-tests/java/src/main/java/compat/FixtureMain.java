@@ -332,6 +332,13 @@ public final class FixtureMain {
                         MessageQueue mq = new MessageQueue(TOPICS[t], brokerName, q);
                         long max = c.maxOffset(mq);
                         long commit = max / 2;
+                        // A pull first: a 5.x broker ignores offset updates of a group it does not
+                        // know yet, and pulling creates it (autoCreateSubscriptionGroup).
+                        PullResult pr = c.pull(mq, "*", 0, 1);
+                        if (pr.getPullStatus() != PullStatus.FOUND) {
+                            System.err.println("FAIL: pull of " + mq + " at 0: " + pr);
+                            return 1;
+                        }
                         c.updateConsumeOffset(mq, commit);
                         c.getOffsetStore().persist(mq);
                         long back = -2;
