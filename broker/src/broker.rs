@@ -41,6 +41,8 @@ pub struct Broker {
     pub schedule: crate::schedule::ScheduleMessageService,
     /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
     pub transactions: crate::transaction::TransactionalMessageService,
+    /// Compiled SQL92 subscriptions by group and topic.
+    pub filters: crate::filter::FilterCache,
     /// Connections to nameservers.
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
@@ -112,6 +114,7 @@ pub struct BrokerHandle {
     pub broker: Arc<Broker>,
     servers: Vec<RemotingServer>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    metrics_shutdown: tokio_util::sync::CancellationToken,
 }
 
 impl BrokerHandle {
@@ -124,6 +127,7 @@ impl BrokerHandle {
         for t in &self.tasks {
             t.abort();
         }
+        self.metrics_shutdown.cancel();
         for s in self.servers {
             s.shutdown().await;
         }
@@ -184,6 +188,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         stats: Default::default(),
         schedule,
         transactions,
+        filters: Default::default(),
         outbound: RemotingClient::new(ClientConfig::default()),
         register_now: Notify::new(),
         started_at_ms: now_ms(),
@@ -198,11 +203,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         },
     ));
 
+    let rpc_metrics = Arc::new(remoting::metrics::RpcMetrics::default());
     let server_config = ServerConfig {
         channel: ChannelConfig {
             idle_timeout: Duration::from_secs(settings.idle_seconds.max(1)),
             ..ChannelConfig::default()
         },
+        metrics: Some(rpc_metrics.clone()),
         ..ServerConfig::default()
     };
     let events: Arc<dyn ChannelEventListener> =
@@ -240,6 +247,33 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         }
     }
 
+    let metrics_shutdown = tokio_util::sync::CancellationToken::new();
+    let exporter = broker
+        .config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .props
+        .string("metricsExporterType");
+    if exporter.eq_ignore_ascii_case("PROM") {
+        let (host, port) = {
+            let c = broker.config.read().unwrap_or_else(|p| p.into_inner());
+            (
+                c.props.string("metricsPromExporterHost"),
+                c.props.number::<u16>("metricsPromExporterPort", 5557)?,
+            )
+        };
+        let ip: std::net::IpAddr = host.parse().unwrap_or(std::net::IpAddr::from([0, 0, 0, 0]));
+        let weak = Arc::downgrade(&broker);
+        let rpc = rpc_metrics.clone();
+        let render: remoting::metrics::RenderFn = Arc::new(move || match weak.upgrade() {
+            Some(b) => crate::metrics::render(&b, &rpc),
+            None => String::new(),
+        });
+        let addr = SocketAddr::new(ip, port);
+        remoting::metrics::serve_http(addr, render, metrics_shutdown.clone())
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+    }
     let mut tasks = Vec::new();
     if broker.store.config().broker_role != store::BrokerRole::Slave {
         crate::schedule::ScheduleMessageService::start(
@@ -299,5 +333,6 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         broker,
         servers,
         tasks,
+        metrics_shutdown,
     })
 }

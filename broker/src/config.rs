@@ -86,6 +86,9 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
         ("maxTransferBytesOnMessageInMemory", s("262144")),
         ("serverChannelMaxIdleTimeSeconds", s("120")),
         ("bindAddress", s("0.0.0.0")),
+        ("metricsExporterType", s("DISABLE")),
+        ("metricsPromExporterHost", s("")),
+        ("metricsPromExporterPort", s("5557")),
     ]
 }
 
@@ -122,6 +125,8 @@ pub struct BrokerSettings {
     pub idle_seconds: u64,
     pub max_transfer_count: i32,
     pub max_transfer_bytes: i32,
+    /// `enablePropertyFilter`: SQL92 subscriptions are served (otherwise refused as Java does).
+    pub enable_property_filter: bool,
 }
 
 impl BrokerSettings {
@@ -211,6 +216,7 @@ impl BrokerConfig {
             idle_seconds: p.number("serverChannelMaxIdleTimeSeconds", 120)?,
             max_transfer_count: p.number("maxTransferCountOnMessageInMemory", 32)?,
             max_transfer_bytes: p.number("maxTransferBytesOnMessageInMemory", 262_144)?,
+            enable_property_filter: p.bool("enablePropertyFilter"),
         })
     }
 

@@ -6,20 +6,23 @@
 //! request family), `topic_config`, `subscription_group`, `consumer_offset` (the persisted
 //! JSON configs), `client` (producer/consumer connections), `long_polling`,
 //! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping),
-//! `schedule` (delay levels) and `transaction` (half messages and their checks).
+//! `schedule` (delay levels), `transaction` (half messages and their checks) and `filter`
+//! (SQL92 property filtering).
 
 pub mod broker;
 pub mod client;
 pub mod config;
 pub mod consumer_offset;
 pub mod error;
+pub mod filter;
 pub mod long_polling;
+pub mod metrics;
 pub mod namesrv_registration;
 pub mod persist;
 pub mod processor;
 pub mod rebalance_lock;
-pub mod stats;
 pub mod schedule;
+pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;

@@ -143,6 +143,32 @@ impl BrokerStats {
             .unwrap_or(0)
     }
 
+    pub fn topic_put_size(&self, topic: &str) -> u64 {
+        self.topic_put
+            .get(topic)
+            .map(|c| c.size.load(Ordering::Relaxed))
+            .unwrap_or(0)
+    }
+
+    /// (group, topic, messages, bytes) of every group that pulled something.
+    pub fn group_gets(&self) -> Vec<(String, String, u64, u64)> {
+        let mut v: Vec<_> = self
+            .group_get
+            .iter()
+            .filter_map(|e| {
+                let (topic, group) = e.key().split_once('@')?;
+                Some((
+                    group.to_string(),
+                    topic.to_string(),
+                    e.value().nums.load(Ordering::Relaxed),
+                    e.value().size.load(Ordering::Relaxed),
+                ))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+
     pub fn group_get_nums(&self, group: &str, topic: &str) -> u64 {
         self.group_get
             .get(&group_key(group, topic))

@@ -105,10 +105,21 @@ async fn send_pull_long_poll_and_restart() {
     assert_eq!(r.ext("msgId").unwrap().len(), 32);
     assert_eq!(r.ext("MSG_REGION"), Some("DefaultRegion"));
 
-    let r = c
+    // Dispatch to the consume queue follows the put closely but not synchronously.
+    let mut r = c
         .invoke(&addr, pull("TopicA", 0, "*", 0, None), T)
         .await
         .unwrap();
+    for _ in 0..100 {
+        if r.code == response_code::SUCCESS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        r = c
+            .invoke(&addr, pull("TopicA", 0, "*", 0, None), T)
+            .await
+            .unwrap();
+    }
     assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
     assert_eq!(r.ext("nextBeginOffset"), Some("1"));
     let body = r.body.to_bytes();

@@ -11,6 +11,7 @@ pub mod channel;
 pub mod client;
 pub mod codec;
 pub mod error;
+pub mod metrics;
 pub mod processor;
 pub mod properties;
 pub mod protocol;

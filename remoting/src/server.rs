@@ -31,6 +31,8 @@ pub struct ServerConfig {
     pub channel: ChannelConfig,
     /// Most connections served at once; more are closed on accept.
     pub max_connections: usize,
+    /// Where request latencies, refusals and connection counts are recorded, if anywhere.
+    pub metrics: Option<Arc<crate::metrics::RpcMetrics>>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +40,7 @@ impl Default for ServerConfig {
         Self {
             channel: ChannelConfig::default(),
             max_connections: 65_536,
+            metrics: None,
         }
     }
 }
@@ -45,6 +48,15 @@ impl Default for ServerConfig {
 struct Dispatcher {
     table: ProcessorTable,
     events: Option<Arc<dyn ChannelEventListener>>,
+    metrics: Option<Arc<crate::metrics::RpcMetrics>>,
+}
+
+impl Dispatcher {
+    fn reject(&self, reason: &'static str) {
+        if let Some(m) = &self.metrics {
+            m.reject(reason);
+        }
+    }
 }
 
 impl InboundHandler for Dispatcher {
@@ -52,6 +64,7 @@ impl InboundHandler for Dispatcher {
         let Some(reg) = self.table.lookup(request.code) else {
             let remark = format!(" request type {} not supported", request.code);
             tracing::warn!(peer = %channel.peer_addr(), code = request.code, "request code not supported");
+            self.reject("not_supported");
             reply(
                 channel,
                 &request,
@@ -61,6 +74,7 @@ impl InboundHandler for Dispatcher {
             return;
         };
         if reg.processor.reject_request() {
+            self.reject("busy");
             reply(
                 channel,
                 &request,
@@ -74,6 +88,7 @@ impl InboundHandler for Dispatcher {
                 Ok(p) => Some(p),
                 Err(_) => {
                     tracing::warn!(peer = %channel.peer_addr(), code = request.code, "too many requests in flight; answering SYSTEM_BUSY");
+                    self.reject("busy");
                     reply(
                         channel,
                         &request,
@@ -87,7 +102,9 @@ impl InboundHandler for Dispatcher {
         };
         let processor = reg.processor.clone();
         let channel = channel.clone();
+        let metrics = self.metrics.clone();
         tokio::spawn(async move {
+            let started = std::time::Instant::now();
             let _permit = permit;
             let oneway = request.is_oneway();
             let opaque = request.opaque;
@@ -111,6 +128,10 @@ impl InboundHandler for Dispatcher {
                     ))
                 }
             };
+            if let Some(m) = &metrics {
+                let code_out = response.as_ref().map(|r| r.code).unwrap_or(-1);
+                m.record(code, code_out, started.elapsed());
+            }
             if let (Some(mut resp), false) = (response, oneway) {
                 resp.opaque = opaque;
                 resp.flag |= FLAG_RESPONSE;
@@ -121,6 +142,9 @@ impl InboundHandler for Dispatcher {
 
     fn on_close(&self, channel: &Channel) {
         tracing::info!(peer = %channel.peer_addr(), "connection closed");
+        if let Some(m) = &self.metrics {
+            m.connection_closed();
+        }
         if let Some(ev) = &self.events {
             ev.on_channel_close(channel);
         }
@@ -168,6 +192,7 @@ impl RemotingServer {
         let dispatcher = Arc::new(Dispatcher {
             table,
             events: events.clone(),
+            metrics: config.metrics.clone(),
         });
         let task = tokio::spawn(accept_loop(
             listener,
@@ -227,6 +252,9 @@ async fn accept_loop(
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             tracing::warn!(%peer, max = config.max_connections, "connection refused: too many connections");
+            if let Some(m) = &config.metrics {
+                m.reject("too_many_connections");
+            }
             drop(stream);
             continue;
         };
@@ -234,6 +262,9 @@ async fn accept_loop(
         match Channel::spawn(stream, config.channel, handler, shutdown.clone()) {
             Ok(channel) => {
                 tracing::info!(%peer, "connection opened");
+                if let Some(m) = &config.metrics {
+                    m.connection_opened();
+                }
                 if let Some(ev) = &events {
                     ev.on_channel_connect(&channel);
                 }
