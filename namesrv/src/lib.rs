@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod kv_config;
+pub mod metrics;
 pub mod processor;
 pub mod register_body;
 pub mod route;
@@ -124,6 +125,26 @@ pub fn start_on(listener: tokio::net::TcpListener, config: NamesrvConfig) -> Nam
         ..ServerConfig::default()
     };
     let scan_every = Duration::from_millis(config.scan_interval_ms().max(100));
+    let rpc_metrics = Arc::new(remoting::metrics::RpcMetrics::default());
+    let server_config = ServerConfig {
+        metrics: Some(rpc_metrics.clone()),
+        ..server_config
+    };
+    let prom = config
+        .props
+        .get("metricsExporterType")
+        .is_some_and(|v| v.eq_ignore_ascii_case("PROM"));
+    let prom_addr = SocketAddr::new(
+        config
+            .props
+            .get("metricsPromExporterHost")
+            .and_then(|h| h.parse().ok())
+            .unwrap_or(std::net::IpAddr::from([0, 0, 0, 0])),
+        config
+            .props
+            .number("metricsPromExporterPort", 5557u16)
+            .unwrap_or(5557),
+    );
     let state = Arc::new(Namesrv::new(config));
     let table = processor::processor_table(state.clone());
     let events: Arc<dyn ChannelEventListener> = Arc::new(BrokerChannelEvents(state.clone()));
@@ -137,6 +158,20 @@ pub fn start_on(listener: tokio::net::TcpListener, config: NamesrvConfig) -> Nam
             scan_state.routes.scan_not_active();
         }
     });
+    if prom {
+        let weak = Arc::downgrade(&state);
+        let rpc = rpc_metrics.clone();
+        let render: remoting::metrics::RenderFn = Arc::new(move || match weak.upgrade() {
+            Some(s) => metrics::render(&s, &rpc),
+            None => String::new(),
+        });
+        let token = server.shutdown_token();
+        tokio::spawn(async move {
+            if let Err(e) = remoting::metrics::serve_http(prom_addr, render, token).await {
+                tracing::error!(addr = %prom_addr, error = %e, "metrics endpoint not started");
+            }
+        });
+    }
     tracing::info!(addr = %server.local_addr(), "nameserver started");
     NamesrvHandle {
         state,

@@ -48,7 +48,7 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
-    for key in unknown {
+    for key in unknown.into_iter().filter(|k| !k.starts_with("metrics")) {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }
     // As Java's NamesrvStartup: the config file given with -c is where updates are persisted.
