@@ -8,8 +8,32 @@ use std::path::PathBuf;
 
 use remoting::properties::{InvalidValue, PropertiesConfig};
 
-/// Java property name -> default for the keys this broker reads or reports.
-pub fn defaults() -> Vec<(&'static str, Option<String>)> {
+/// Java property name -> default for the keys this broker reads or reports: the broker's own
+/// list, then every MessageStoreConfig key the store understands (with the store's default).
+pub fn defaults() -> Vec<(String, Option<String>)> {
+    let mut all: Vec<(String, Option<String>)> = broker_defaults()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+    if let Ok(serde_json::Value::Object(store)) =
+        serde_json::to_value(store::StoreConfig::default())
+    {
+        for (k, v) in store {
+            if all.iter().any(|(known, _)| *known == k) {
+                continue;
+            }
+            let text = match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s),
+                other => Some(other.to_string()),
+            };
+            all.push((k, text));
+        }
+    }
+    all
+}
+
+fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".to_string());
     let host = std::env::var("HOSTNAME")
         .ok()
@@ -159,11 +183,14 @@ impl BrokerConfig {
         props: BTreeMap<String, String>,
     ) -> Result<(Self, Vec<String>), InvalidValue> {
         let mut c = Self {
-            props: PropertiesConfig::with_defaults(defaults()),
+            props: PropertiesConfig::with_defaults(
+                defaults().iter().map(|(k, v)| (k.as_str(), v.clone())),
+            ),
         };
         let ha_given = props.contains_key("haListenPort");
         let unknown = c.props.apply(props);
-        c.props.validate_types(defaults())?;
+        c.props
+            .validate_types(defaults().iter().map(|(k, v)| (k.as_str(), v.clone())))?;
         if !ha_given {
             let port: i64 = c.props.number("listenPort", 10911)?;
             c.props.set("haListenPort", (port + 1).to_string());
