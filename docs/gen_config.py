@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Regenerates docs/config.md from what the binaries print with -p (every key they know, with
+its default on this machine) plus the notes below. Run: python3 docs/gen_config.py
+(needs target/debug or target/release binaries: cargo build -p namesrv -p broker)."""
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+NOTES = {
+    # nameserver
+    "listenPort": "Port to listen on (nameserver 9876, broker 10911; the broker also listens on listenPort-2, the VIP channel).",
+    "kvConfigPath": "Where KV config is persisted (Java's kvConfig.json format).",
+    "configStorePath": "Where UPDATE_NAMESRV_CONFIG persists the settings; `-c FILE` sets it to FILE, as Java does.",
+    "orderMessageEnable": "Add orderTopicConf from KV namespace ORDER_TOPIC_CONFIG to routes. Changeable at run time.",
+    "enableAllTopicList": "Answer GET_ALL_TOPIC_LIST_FROM_NAMESERVER. Changeable at run time.",
+    "enableTopicList": "Answer the per-cluster and unit topic listings. Changeable at run time.",
+    "needWaitForService": "Refuse route queries for waitSecondsForService after start. Changeable at run time.",
+    "scanNotActiveBrokerInterval": "How often brokers without a heartbeat within their timeout (120 s) are expired (ms).",
+    "serverChannelMaxIdleTimeSeconds": "Connections idle this long are closed.",
+    # broker
+    "namesrvAddr": "Nameservers, `host:port;host:port`. Also `-n` and the NAMESRV_ADDR environment variable. When none is set, `mqbroker` starts an embedded nameserver on 9876.",
+    "brokerIP1": "Address clients use to reach this broker, registered with the nameservers and written into message ids. Default 127.0.0.1 or the BROKER_IP1 environment variable (Java picks a local address).",
+    "brokerName": "Broker name (Java default: the host name).",
+    "brokerClusterName": "Cluster name.",
+    "brokerId": "0 = master.",
+    "storePathRootDir": "Store root: commitlog/, consumequeue/, index/, config/, checkpoint, abort — the Java layout.",
+    "storePathCommitLog": "CommitLog directory (default storePathRootDir/commitlog).",
+    "flushDiskType": "ASYNC_FLUSH (flush every flushIntervalCommitLog ms) or SYNC_FLUSH (answer after fsync, group commit).",
+    "syncFlushTimeout": "SYNC_FLUSH: a put not flushed within this many ms answers FLUSH_DISK_TIMEOUT.",
+    "mappedFileSizeCommitLog": "CommitLog segment size in bytes (1 GiB).",
+    "mappedFileSizeConsumeQueue": "ConsumeQueue file size in bytes (300 000 units of 20 bytes).",
+    "maxMessageSize": "Largest message body accepted (bytes); larger answers MESSAGE_ILLEGAL.",
+    "fileReservedTime": "Hours CommitLog files are kept.",
+    "deleteWhen": "Hour(s) of day when expired files are deleted, e.g. 04 or 03;04.",
+    "diskMaxUsedSpaceRatio": "Disk usage (%) above which files are cleaned regardless of age; forced at 85 %, writes refused at 90 %.",
+    "autoCreateTopicEnable": "Create unknown topics on send from TBW102.",
+    "autoCreateSubscriptionGroup": "Create unknown consumer groups on first use.",
+    "defaultTopicQueueNums": "Queues of TBW102 and of auto-created topics.",
+    "messageDelayLevel": "Delay levels for DELAY=1..N.",
+    "enablePropertyFilter": "Allow SQL92 subscriptions.",
+    "longPollingEnable": "Hold pulls that find nothing until a message arrives (else shortPollingTimeMills).",
+    "transactionTimeOut": "Half messages older than this (ms) get a CHECK_TRANSACTION_STATE.",
+    "transactionCheckInterval": "How often half messages are checked (ms).",
+    "transactionCheckMax": "Checks before a half message is discarded to TRANS_CHECK_MAX_TIME_TOPIC.",
+    "metricsExporterType": "PROM serves Prometheus metrics (docs/metrics.md); DISABLE (default) does not. Also read by the nameserver.",
+    "metricsPromExporterPort": "Port of the Prometheus endpoint (5557).",
+    "metricsPromExporterHost": "Address of the Prometheus endpoint (all addresses when empty).",
+    "preallocateMappedFileEnable": "Create the next CommitLog segment in the background before it is needed (ours; Java always does).",
+    "warmMapedFileEnable": "Pre-fault whole new CommitLog segments (Java's key, typo included).",
+    "registerNameServerPeriod": "Registration period with the nameservers (ms, clamped to 10–60 s).",
+}
+
+
+def table(binary: str) -> list[tuple[str, str]]:
+    for profile in ("release", "debug"):
+        exe = ROOT / "target" / profile / binary
+        if exe.exists():
+            out = subprocess.run([str(exe), "-p"], capture_output=True, text=True, check=True).stdout
+            home = str(Path.home())
+            rows = [tuple(l.split("=", 1)) for l in out.splitlines() if "=" in l]
+            return [(k, v.replace(home, "~")) for k, v in rows]
+    raise SystemExit(f"build {binary} first")
+
+
+def section(title: str, rows) -> str:
+    lines = [f"## {title}", "", "| key (Java name) | default | notes |", "|---|---|---|"]
+    for k, v in rows:
+        lines.append(f"| `{k}` | `{v}` | {NOTES.get(k, '')} |")
+    return "\n".join(lines) + "\n"
+
+
+doc = """# Configuration reference
+
+Both binaries read Java `.properties` files with the Java property names (`-c FILE`), so one
+file starts either implementation. Unknown keys are kept and logged as a warning at start; a
+value of the wrong type (text for a number, anything but true/false for a flag) is refused at
+start with a message naming the key. `-p` prints every key with its effective value.
+Defaults that depend on the machine (paths under `$HOME`, host name) show this machine's values.
+Settings apply at start unless the notes say they can change at run time
+(nameserver: UPDATE_NAMESRV_CONFIG / `mqadmin updateNamesrvConfig`).
+
+Generated by `python3 docs/gen_config.py`.
+
+"""
+doc += section("Nameserver (`mqnamesrv`)", table("mqnamesrv")) + "\n"
+doc += section("Broker (`mqbroker`)", table("mqbroker"))
+(ROOT / "docs" / "config.md").write_text(doc)
+print("wrote docs/config.md")
