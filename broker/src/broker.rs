@@ -35,14 +35,14 @@ pub struct Broker {
     pub producers: ProducerManager,
     pub long_polling: LongPolling,
     pub locks: crate::rebalance_lock::RebalanceLockManager,
+    /// `brokerPermission`, changeable at run time (UPDATE_BROKER_CONFIG, wipe/add write perm).
+    pub permission: std::sync::atomic::AtomicI32,
     /// Put/get counters and TPS.
     pub stats: crate::stats::BrokerStats,
     /// Delay levels (SCHEDULE_TOPIC_XXXX delivery).
     pub schedule: crate::schedule::ScheduleMessageService,
     /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
     pub transactions: crate::transaction::TransactionalMessageService,
-    /// Compiled SQL92 subscriptions by group and topic.
-    pub filters: crate::filter::FilterCache,
     /// Connections to nameservers.
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
@@ -86,6 +86,11 @@ impl Broker {
                 }
             });
         }
+    }
+
+    /// The broker's current permission bits (`brokerPermission`).
+    pub fn permission(&self) -> i32 {
+        self.permission.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Asks the registration task to register with the nameservers now.
@@ -185,10 +190,10 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         producers: ProducerManager::default(),
         long_polling: LongPolling::default(),
         locks: Default::default(),
+        permission: std::sync::atomic::AtomicI32::new(settings.broker_permission),
         stats: Default::default(),
         schedule,
         transactions,
-        filters: Default::default(),
         outbound: RemotingClient::new(ClientConfig::default()),
         register_now: Notify::new(),
         started_at_ms: now_ms(),

@@ -110,6 +110,7 @@ fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
         ("maxTransferBytesOnMessageInMemory", s("262144")),
         ("serverChannelMaxIdleTimeSeconds", s("120")),
         ("bindAddress", s("0.0.0.0")),
+        ("configBlackList", s("configBlackList;brokerConfigPath")),
         ("metricsExporterType", s("DISABLE")),
         ("metricsPromExporterHost", s("")),
         ("metricsPromExporterPort", s("5557")),

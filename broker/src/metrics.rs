@@ -130,7 +130,7 @@ pub fn render(b: &Broker, rpc: &remoting::metrics::RpcMetrics) -> String {
     let _ = writeln!(
         out,
         "rocketmq_broker_permission{{{base}}} {}",
-        s.broker_permission
+        b.permission()
     );
 
     let store = &b.store;

@@ -18,7 +18,7 @@ pub async fn register_all(broker: &Arc<Broker>) {
     let s = &broker.settings;
     let body = RegisterBrokerBody {
         filter_server_list: vec![],
-        topic_config_serialize_wrapper: broker.topics.wrapper(),
+        topic_config_serialize_wrapper: wrapper_with_broker_permission(broker),
     };
     let body = to_json_bytes(&body);
     let crc = (crc32fast::hash(&body) & 0x7FFF_FFFF) as i32;
@@ -47,6 +47,22 @@ pub async fn register_all(broker: &Arc<Broker>) {
             Err(e) => tracing::warn!(namesrv = %addr, error = %e, "register broker failed"),
         }
     }
+}
+
+/// The topic table as registered: a broker that may not be read or written registers its
+/// topics with the broker's permission masked in (Java `registerBrokerAll`).
+fn wrapper_with_broker_permission(
+    broker: &Broker,
+) -> remoting::protocol::body::TopicConfigSerializeWrapper {
+    use remoting::protocol::body::perm;
+    let mut w = broker.topics.wrapper();
+    let p = broker.permission();
+    if !perm::is_writeable(p) || !perm::is_readable(p) {
+        for tc in w.topic_config_table.values_mut() {
+            tc.perm &= p;
+        }
+    }
+    w
 }
 
 pub async fn unregister_all(broker: &Arc<Broker>) {

@@ -167,6 +167,12 @@ impl TopicConfigManager {
         }
     }
 
+    /// Bumps the data version (the broker's registration must replace its routes), persisting.
+    pub fn next_version(&self) {
+        bump(&mut self.write().version);
+        self.persist();
+    }
+
     pub fn topic_names(&self) -> Vec<String> {
         self.read().topics.keys().cloned().collect()
     }

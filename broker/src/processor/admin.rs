@@ -24,6 +24,7 @@ pub const CODES: &[i32] = &[
     rc::DELETE_SUBSCRIPTIONGROUP,
     rc::GET_ALL_SUBSCRIPTIONGROUP_CONFIG,
     rc::GET_BROKER_CONFIG,
+    rc::UPDATE_BROKER_CONFIG,
 ];
 
 pub async fn process(
@@ -124,6 +125,54 @@ pub async fn process(
             ext.insert("version", serde_json::to_string(&v).unwrap_or_default());
             r.ext_fields = Some(ext);
             r
+        }
+        rc::UPDATE_BROKER_CONFIG => {
+            let body = req.body.to_bytes();
+            if body.is_empty() {
+                return Ok(Some(ok()));
+            }
+            let props = remoting::properties::parse(&String::from_utf8_lossy(&body));
+            let black: Vec<String> = {
+                let c = broker.config.read().unwrap_or_else(|p| p.into_inner());
+                let list = c
+                    .props
+                    .get("configBlackList")
+                    .unwrap_or("configBlackList;brokerConfigPath");
+                list.split(';')
+                    .map(|k| k.trim().to_string())
+                    .filter(|k| !k.is_empty())
+                    .collect()
+            };
+            if props.keys().any(|k| black.contains(k)) {
+                return Err(BrokerError::refused(
+                    response_code::NO_PERMISSION,
+                    "Can not update config in black list.",
+                ));
+            }
+            let new_perm = match props.get("brokerPermission") {
+                Some(v) => Some(v.trim().parse::<i32>().map_err(|_| {
+                    BrokerError::refused(
+                        response_code::SYSTEM_ERROR,
+                        format!("invalid value '{v}' for config key 'brokerPermission'"),
+                    )
+                })?),
+                None => None,
+            };
+            tracing::info!(peer = %channel.peer_addr(), keys = ?props.keys().collect::<Vec<_>>(), "updateBrokerConfig");
+            broker
+                .config
+                .write()
+                .unwrap_or_else(|p| p.into_inner())
+                .props
+                .apply(props);
+            if let Some(p) = new_perm {
+                broker
+                    .permission
+                    .store(p, std::sync::atomic::Ordering::Relaxed);
+                broker.topics.next_version();
+                broker.topics_changed();
+            }
+            ok()
         }
         other => {
             return Err(BrokerError::refused(

@@ -80,7 +80,7 @@ pub async fn process(
 ) -> BrokerResult<Option<RemotingCommand>> {
     let h: PullMessageRequestHeader = req.decode_header()?;
     let s = &broker.settings;
-    if !perm::is_readable(s.broker_permission) {
+    if !perm::is_readable(broker.permission()) {
         return Err(BrokerError::refused(
             response_code::NO_PERMISSION,
             format!("the broker[{}] pulling message is forbidden", s.broker_ip1),

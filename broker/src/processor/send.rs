@@ -140,7 +140,7 @@ fn check(
     h: &SendMessageRequestHeader,
 ) -> BrokerResult<remoting::protocol::body::TopicConfig> {
     let s = &broker.settings;
-    if !perm::is_writeable(s.broker_permission) {
+    if !perm::is_writeable(broker.permission()) {
         return Err(BrokerError::refused(
             response_code::NO_PERMISSION,
             format!("the broker[{}] sending message is forbidden", s.broker_ip1),

@@ -30,7 +30,7 @@ pub async fn process(
             format!("subscription group not exist, {} {FAQ_SUFFIX}", h.group),
         ));
     };
-    if !perm::is_writeable(s.broker_permission) {
+    if !perm::is_writeable(broker.permission()) {
         return Err(BrokerError::refused(
             response_code::NO_PERMISSION,
             format!("the broker[{}] sending message is forbidden", s.broker_ip1),
