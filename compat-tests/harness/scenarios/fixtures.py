@@ -173,7 +173,8 @@ def _cargo_test(ctx, package: str, test: str, env_extra: dict[str, str]) -> None
     env = dict(os.environ)
     env.update(env_extra)
     log = ctx.log_path(f"cargo-{test}")
-    rc, out = run([cargo, "test", "-p", package, "--test", test, "--", "--nocapture"], 40 * 60, log,
+    # --release: the profile ../run-tests builds the workspace tests in, so nothing is rebuilt there.
+    rc, out = run([cargo, "test", "--release", "-p", package, "--test", test], 40 * 60, log,
                   cwd=REPO_ROOT, env=env)
     if rc != 0:
         raise ScenarioFailure(f"cargo test -p {package} --test {test} failed (exit {rc})", tail(log, 30))
