@@ -30,17 +30,19 @@ def main(src: str, dst: str) -> None:
 
     labels = [f"{s}\n{'java tool' if c == 'java' else c}" for s, c in keys]
     fig, axes = plt.subplots(3, 1, figsize=(max(10, 0.9 * len(keys) + 3), 13))
-    panels = [("msgs_per_sec", "msg/s (send; consume for backlog)"),
-              ("cpu_s_per_m", "broker CPU s per million msgs (lower is better)"),
-              ("vmhwm_mb", "broker peak RSS MB (lower is better)")]
+    panels = [("msgs_per_sec", "msg/s (send; consume for backlog)", False),
+              ("cpu_s_per_m", "broker CPU s per million msgs, log scale (lower is better)", True),
+              ("vmhwm_mb", "broker peak RSS MB (lower is better)", False)]
     x = range(len(keys))
     w = 0.4
-    for ax, (field, title) in zip(axes, panels):
+    for ax, (field, title, log) in zip(axes, panels):
         ours = [val(k, "ours", field) for k in keys]
         java = [val(k, "java", field) for k in keys]
         ax.bar([i - w / 2 for i in x], ours, w, label="ours (Rust)", color="#d2691e")
         ax.bar([i + w / 2 for i in x], java, w, label="Java 5.5.0", color="#4682b4")
         ax.set_title(title)
+        if log and any(v > 0 for v in ours + java):
+            ax.set_yscale("log")
         ax.set_xticks(list(x))
         ax.set_xticklabels(labels, rotation=45, ha="right", fontsize=7)
         ax.grid(axis="y", alpha=0.3)
