@@ -56,8 +56,9 @@ pub struct LoadConfig {
 pub struct Report {
     pub queues: usize,
     pub producers: usize,
-    pub body_size: usize,
-    pub batch: usize,
+    /// Body size and batch size of the sends (absent without producers).
+    pub body_size: Option<usize>,
+    pub batch: Option<usize>,
     pub produce: Option<Side>,
     pub consume: Option<Side>,
     /// Drain only: whether every queue reached its start-time max offset before the deadline.
@@ -449,8 +450,8 @@ pub async fn run(cfg: LoadConfig) -> Result<Report, BoxError> {
     Ok(Report {
         queues: read_targets.len().max(n_write),
         producers: cfg.producers,
-        body_size: cfg.body_size,
-        batch: cfg.batch,
+        body_size: wants_produce.then_some(cfg.body_size),
+        batch: wants_produce.then_some(cfg.batch),
         produce,
         consume,
         drained,
