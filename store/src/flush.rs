@@ -187,12 +187,17 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
         inner.config.flush_consume_queue_least_pages
     };
     let logics_ts = inner.logics_ts_live.load(Ordering::Acquire);
-    for cq in inner.cqs.all() {
-        if let Err(e) = cq.flush(least) {
+    // Queues flush from several threads: with many queues this is one fsync each, and
+    // concurrent fsyncs share journal commits.
+    let flushed = inner.cqs.par_for_each_io(|cq| {
+        cq.flush(least).map(|_| ()).map_err(|e| {
             tracing::error!(topic = cq.topic(), queue_id = cq.queue_id(), error = %e, "ConsumeQueue flush failed");
-            inner.flags.poison();
-            return;
-        }
+            crate::error::StoreError::io(cq.topic(), e)
+        })
+    });
+    if flushed.is_err() {
+        inner.flags.poison();
+        return;
     }
     if !thorough {
         return;

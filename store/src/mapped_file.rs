@@ -2,17 +2,24 @@
 //! wrote position are immutable and readable by anyone (zero-copy slices keep the mapping alive
 //! through an `Arc`); bytes at or above it belong to the single writer holding the write lock.
 //! Lowering the wrote position (recovery only) needs `&mut self`, so no reader can exist then.
+//!
+//! No file descriptor is kept: the mapping keeps the file. A file opened with
+//! [`MappedFile::open_lazy`] is not even mapped until its bytes are first needed, and recovery
+//! reads it with `pread` ([`MappedFile::scan_prefix`], [`MappedFile::zero_unwritten`]), so a store
+//! with 100 000 ConsumeQueues opens without 100 000 mappings (`vm.max_map_count` is 65 530 by
+//! default) or descriptors.
 #![allow(unsafe_code)]
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
-use memmap2::{MmapMut, MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapMut, MmapOptions, MmapRaw};
 
 use crate::fs::FileSystem;
 
@@ -26,13 +33,16 @@ pub struct MappedFile {
     file_from_offset: i64,
     file_size: u32,
     fs: Arc<dyn FileSystem>,
-    file: File,
-    map: MmapRaw,
+    /// Set at creation, or on first use for a lazily opened file; never unset.
+    map: OnceLock<MmapRaw>,
+    map_init: Mutex<()>,
     wrote: AtomicU32,
     flushed: AtomicU32,
     write_lock: Mutex<()>,
     store_timestamp: AtomicI64,
     first_create_in_queue: bool,
+    /// `MADV_RANDOM` on the mapping (see [`Self::set_random_access`]).
+    random_access: bool,
 }
 
 impl MappedFile {
@@ -98,6 +108,85 @@ impl MappedFile {
         )
     }
 
+    /// Like [`Self::open`] but touches nothing on disk: the file is checked and mapped when its
+    /// bytes are first needed (a read, an append, or [`Self::flush`] of written bytes).
+    pub fn open_lazy(
+        fs: &Arc<dyn FileSystem>,
+        path: &Path,
+        file_from_offset: i64,
+        file_size: u32,
+    ) -> Self {
+        MappedFile {
+            path: path.to_path_buf(),
+            file_from_offset,
+            file_size,
+            fs: Arc::clone(fs),
+            map: OnceLock::new(),
+            map_init: Mutex::new(()),
+            wrote: AtomicU32::new(file_size),
+            flushed: AtomicU32::new(file_size),
+            write_lock: Mutex::new(()),
+            store_timestamp: AtomicI64::new(0),
+            first_create_in_queue: false,
+            random_access: false,
+        }
+    }
+
+    /// Marks the mapping `MADV_RANDOM` (now, or when it is made): page faults then read only the
+    /// page they need. Without it the first touch of a fresh sparse ConsumeQueue file reads
+    /// (zero-fills) a whole read-ahead window around it, 6 MB per queue with an 8 MiB
+    /// `read_ahead_kb`, which made building or recovering thousands of queues thrash the page cache.
+    pub fn set_random_access(&mut self) {
+        self.random_access = true;
+        if let Some(m) = self.map.get() {
+            if let Err(e) = m.advise(Advice::Random) {
+                tracing::debug!(path = %self.path.display(), error = %e, "madvise(RANDOM) failed");
+            }
+        }
+    }
+
+    fn check_len(&self, file: &File) -> io::Result<()> {
+        let len = file.metadata()?.len();
+        if len != u64::from(self.file_size) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "{} has {len} bytes, expected {}",
+                    self.path.display(),
+                    self.file_size
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The mapping, made now if the file was opened lazily.
+    fn mapping(&self) -> io::Result<&MmapRaw> {
+        if let Some(m) = self.map.get() {
+            return Ok(m);
+        }
+        let _guard = self.map_init.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(m) = self.map.get() {
+            return Ok(m);
+        }
+        let file = self.fs.open(&self.path, false)?;
+        self.check_len(&file)?;
+        let map = MmapOptions::new()
+            .len(self.file_size as usize)
+            .map_raw(&file)?;
+        if self.random_access {
+            if let Err(e) = map.advise(Advice::Random) {
+                tracing::debug!(path = %self.path.display(), error = %e, "madvise(RANDOM) failed");
+            }
+        }
+        Ok(self.map.get_or_init(|| map))
+    }
+
+    /// Whether the file is mapped (lazily opened files are not, until first used).
+    pub fn is_mapped(&self) -> bool {
+        self.map.get().is_some()
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn map(
         fs: &Arc<dyn FileSystem>,
@@ -109,18 +198,20 @@ impl MappedFile {
         first_create_in_queue: bool,
     ) -> io::Result<Self> {
         let map = MmapOptions::new().len(file_size as usize).map_raw(&file)?;
+        drop(file);
         Ok(MappedFile {
             path: path.to_path_buf(),
             file_from_offset,
             file_size,
             fs: Arc::clone(fs),
-            file,
-            map,
+            map: OnceLock::from(map),
+            map_init: Mutex::new(()),
             wrote: AtomicU32::new(position),
             flushed: AtomicU32::new(position),
             write_lock: Mutex::new(()),
             store_timestamp: AtomicI64::new(0),
             first_create_in_queue,
+            random_access: false,
         })
     }
 
@@ -171,8 +262,7 @@ impl MappedFile {
 
     /// Last modification time of the file in ms since the epoch (0 if unknown).
     pub fn last_modified_ms(&self) -> i64 {
-        self.file
-            .metadata()
+        std::fs::metadata(&self.path)
             .and_then(|m| m.modified())
             .ok()
             .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
@@ -206,54 +296,48 @@ impl MappedFile {
         if u64::from(pos) + u64::from(advance) > u64::from(self.file_size) {
             return None;
         }
+        let map = match self.mapping() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot map a store file to append");
+                return None;
+            }
+        };
         // SAFETY: `pos + write_len <= file_size` (checked above) and the mapping is `file_size`
         // bytes long and lives as long as `self`. The range is at or above the wrote position, so
         // no reader slice covers it (readers only get bytes below `wrote`), and `write_lock`
         // makes this the only writer. No other reference to these bytes exists while `buf` lives.
         let buf = unsafe {
-            std::slice::from_raw_parts_mut(
-                self.map.as_mut_ptr().add(pos as usize),
-                write_len as usize,
-            )
+            std::slice::from_raw_parts_mut(map.as_mut_ptr().add(pos as usize), write_len as usize)
         };
         let r = f(buf);
         self.wrote.store(pos + advance, Ordering::Release);
         Some(r)
     }
 
-    /// Writes zeros over the non-zero pages of `[from, to)`, which must lie at or above the wrote
-    /// position (a torn tail left by a crash). Holes of a sparse file are skipped (`SEEK_DATA`) and
-    /// already-zero pages are not touched; the scan stops after `ZERO_RUN_LIMIT` zero bytes in a row,
-    /// so a preallocated file is not read to its end.
-    pub fn zero_unwritten(&self, from: u32, to: u32) {
+    /// Writes zeros over the non-zero bytes of `[from, to)`, which must lie at or above the wrote
+    /// position (a torn tail left by a crash), with `pread`/`pwrite` so an unmapped file stays
+    /// unmapped (the page cache keeps a mapping coherent). Holes of a sparse file are skipped
+    /// (`SEEK_DATA`) and already-zero bytes are not rewritten; the scan stops after
+    /// `ZERO_RUN_LIMIT` zero bytes in a row, so a preallocated file is not read to its end.
+    pub fn zero_unwritten(&self, from: u32, to: u32) -> io::Result<()> {
         const ZERO_RUN_LIMIT: u32 = 4 * 1024 * 1024;
+        const CHUNK: u32 = 64 * 1024;
         let _guard = self
             .write_lock
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let to = to.min(self.file_size);
         let mut pos = from.max(self.wrote.load(Ordering::Acquire));
+        if pos >= to {
+            return Ok(());
+        }
+        let file = self.fs.open(&self.path, false)?;
+        let mut buf = vec![0u8; CHUNK as usize];
         let mut zero_run = 0u32;
         while pos < to && zero_run < ZERO_RUN_LIMIT {
-            let end = (pos - pos % OS_PAGE_SIZE + OS_PAGE_SIZE).min(to);
-            // SAFETY: `[pos, end)` is inside the mapping (end <= file_size) and at or above the
-            // wrote position, so it is owned by the writer, which we are (write_lock held).
-            let chunk = unsafe {
-                std::slice::from_raw_parts_mut(
-                    self.map.as_mut_ptr().add(pos as usize),
-                    (end - pos) as usize,
-                )
-            };
-            if chunk.iter().any(|b| *b != 0) {
-                chunk.fill(0);
-                zero_run = 0;
-                pos = end;
-                continue;
-            }
-            zero_run += end - pos;
-            pos = end;
             // Jump over a hole, if the filesystem can tell.
-            match rustix::fs::seek(&self.file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
+            match rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
                 Ok(next) if next >= u64::from(to) => break,
                 Ok(next) if next > u64::from(pos) => {
                     pos = (next as u32) - (next as u32) % OS_PAGE_SIZE;
@@ -262,7 +346,72 @@ impl MappedFile {
                 Err(rustix::io::Errno::NXIO) => break,
                 _ => {}
             }
+            let len = CHUNK.min(to - pos) as usize;
+            let chunk = &mut buf[..len];
+            let n = read_full_at(&file, chunk, u64::from(pos))?;
+            if n == 0 {
+                break;
+            }
+            let read = &mut chunk[..n];
+            if read.iter().any(|b| *b != 0) {
+                read.fill(0);
+                file.write_all_at(read, u64::from(pos))?;
+                zero_run = 0;
+            } else {
+                zero_run += n as u32;
+            }
+            pos += n as u32;
         }
+        Ok(())
+    }
+
+    /// Reads the file from position 0 in `unit`-byte records, up to `limit` bytes, and hands each
+    /// record to `accept` until it returns false; returns the bytes accepted (a multiple of
+    /// `unit`). Reads through the mapping if there is one, else with `pread`, leaving the file
+    /// unmapped (recovery of ConsumeQueues reads a few units of each of many files this way).
+    pub fn scan_prefix(
+        &self,
+        unit: u32,
+        limit: u32,
+        mut accept: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<u32> {
+        let limit = limit.min(self.file_size);
+        if unit == 0 {
+            return Ok(0);
+        }
+        if self.is_mapped() {
+            let data = self.read(0, limit).unwrap_or_default();
+            let mut n = 0u32;
+            for rec in data.chunks_exact(unit as usize) {
+                if !accept(rec) {
+                    break;
+                }
+                n += unit;
+            }
+            return Ok(n);
+        }
+        let file = self.fs.open(&self.path, false)?;
+        self.check_len(&file)?;
+        // A first small read (most queues of a big store hold a few units), then larger ones.
+        let mut chunk = (OS_PAGE_SIZE / unit).max(1) * unit;
+        let mut buf = vec![0u8; ((64 * 1024 / unit).max(1) * unit) as usize];
+        let mut pos = 0u32;
+        while pos < limit {
+            let len = chunk.min(limit - pos) as usize;
+            let n = read_full_at(&file, &mut buf[..len], u64::from(pos))?;
+            let whole = n - n % unit as usize;
+            for rec in buf[..whole].chunks_exact(unit as usize) {
+                if !accept(rec) {
+                    return Ok(pos);
+                }
+                pos += unit;
+            }
+            if whole < len {
+                break;
+            }
+            chunk = buf.len() as u32;
+        }
+        Ok(pos)
     }
 
     /// Touches every page of the first `len` bytes of a file nobody else holds yet (Java
@@ -272,7 +421,7 @@ impl MappedFile {
     pub fn prefault(&mut self, len: u32, flush_every_pages: u32) -> io::Result<()> {
         let size = len.min(self.file_size) as usize;
         let page = OS_PAGE_SIZE as usize;
-        let base = self.map.as_mut_ptr();
+        let base = self.mapping()?.as_mut_ptr();
         let mut synced = 0usize;
         let mut pos = 0usize;
         while pos < size {
@@ -295,8 +444,12 @@ impl MappedFile {
     }
 
     fn sync_range(&self, offset: usize, len: usize) -> io::Result<()> {
+        let Some(map) = self.map.get() else {
+            // Never mapped, so nothing was written through a mapping.
+            return Ok(());
+        };
         let range = MappedRange {
-            target: RangeTarget::Raw(&self.map),
+            target: RangeTarget::Raw(map),
             offset,
             len,
         };
@@ -309,12 +462,17 @@ impl MappedFile {
         if end > self.wrote_position() {
             return None;
         }
+        let map = match self.mapping() {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(path = %self.path.display(), error = %e, "cannot map a store file to read");
+                return None;
+            }
+        };
         // SAFETY: the range is inside the mapping and below the wrote position; bytes there are
         // never written again while `&self` is alive (only `reset_positions(&mut self)` can make
         // them writable), and the Acquire load of `wrote` orders the writer's bytes before us.
-        Some(unsafe {
-            std::slice::from_raw_parts(self.map.as_ptr().add(pos as usize), len as usize)
-        })
+        Some(unsafe { std::slice::from_raw_parts(map.as_ptr().add(pos as usize), len as usize) })
     }
 
     /// All readable bytes from `pos` to the wrote position.
@@ -380,16 +538,32 @@ struct MappedSlice {
 
 impl AsRef<[u8]> for MappedSlice {
     fn as_ref(&self) -> &[u8] {
+        // `slice_bytes` mapped the file (through `read`) before building us; a mapping is never
+        // removed, so this is always `Some`.
+        let Some(map) = self.file.map.get() else {
+            return &[];
+        };
         // SAFETY: `slice_bytes` only builds a `MappedSlice` after checking the range is below the
         // wrote position. That position can only be lowered through `&mut MappedFile`, which is
         // impossible while this `Arc` exists, so the bytes stay immutable and mapped.
         unsafe {
-            std::slice::from_raw_parts(
-                self.file.map.as_ptr().add(self.pos as usize),
-                self.len as usize,
-            )
+            std::slice::from_raw_parts(map.as_ptr().add(self.pos as usize), self.len as usize)
         }
     }
+}
+
+/// `pread` until `buf` is full or the file ends; returns the bytes read.
+fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], offset + n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 /// A range of a mapping handed to [`FileSystem::sync_mapped`]; [`MappedRange::sync`] performs
@@ -542,7 +716,7 @@ mod tests {
         let mut f = MappedFile::open(&crate::fs::os(), &p, 0, 8192).unwrap();
         assert_eq!(f.wrote_position(), 8192);
         f.reset_positions(4);
-        f.zero_unwritten(4, 8192);
+        f.zero_unwritten(4, 8192).unwrap();
         assert_eq!(f.read_from(0).unwrap(), &[7, 7, 7, 7]);
         f.reset_positions(10);
         assert_eq!(f.read(0, 10).unwrap(), &[7, 7, 7, 7, 0, 0, 0, 0, 0, 0]);

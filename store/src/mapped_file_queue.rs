@@ -28,6 +28,8 @@ pub struct MappedFileQueue {
     flushed_where: AtomicI64,
     /// Makes the next file in the background (CommitLog only).
     allocator: OnceLock<Arc<Allocator>>,
+    /// Files are lazily mapped with `MADV_RANDOM` (ConsumeQueues).
+    lazy: bool,
 }
 
 impl MappedFileQueue {
@@ -41,6 +43,16 @@ impl MappedFileQueue {
             files: RwLock::new(Vec::new()),
             flushed_where: AtomicI64::new(0),
             allocator: OnceLock::new(),
+            lazy: false,
+        }
+    }
+
+    /// A queue whose files are mapped only when first used and read page by page
+    /// (`MADV_RANDOM`): ConsumeQueues, of which a store may have 100 000.
+    pub fn new_lazy(dir: impl Into<PathBuf>, file_size: u32, fs: Arc<dyn FileSystem>) -> Self {
+        MappedFileQueue {
+            lazy: true,
+            ..Self::new(dir, file_size, fs)
         }
     }
 
@@ -75,9 +87,11 @@ impl MappedFileQueue {
         self.files.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Maps the existing files. Every file must have the configured size, except an empty last
-    /// file, which is deleted (Java does the same). Names that are not offsets are skipped.
+    /// Finds the existing files (and maps them, unless the queue is lazy). Every file must have
+    /// the configured size, except an empty last file, which is deleted (Java does the same).
+    /// Names that are not offsets are skipped.
     pub fn load(&self) -> Result<()> {
+        let lazy = self.lazy;
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -128,8 +142,14 @@ impl MappedFileQueue {
                     "start offset is not a multiple of the file size",
                 ));
             }
-            let mf = MappedFile::open(&self.fs, &path, offset, self.file_size)
-                .map_err(|e| StoreError::io(&path, e))?;
+            let mf = if lazy {
+                let mut mf = MappedFile::open_lazy(&self.fs, &path, offset, self.file_size);
+                mf.set_random_access();
+                mf
+            } else {
+                MappedFile::open(&self.fs, &path, offset, self.file_size)
+                    .map_err(|e| StoreError::io(&path, e))?
+            };
             files.push(Arc::new(mf));
         }
         for w in files.windows(2) {
@@ -191,11 +211,16 @@ impl MappedFileQueue {
             .create_dir_all(&self.dir)
             .map_err(|e| StoreError::io(&self.dir, e))?;
         let path = self.dir.join(file_name(from));
+        tracing::info!(path = %path.display(), "new mapped file (roll)");
         let mf = match self.allocator.get() {
             Some(a) if !first_in_queue => a.take(&path, from, self.file_size),
             _ => MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue),
         }
         .map_err(|e| StoreError::io(&path, e))?;
+        let mut mf = mf;
+        if self.lazy {
+            mf.set_random_access();
+        }
         let mf = Arc::new(mf);
         files.push(Arc::clone(&mf));
         drop(files);
@@ -316,7 +341,8 @@ impl MappedFileQueue {
                     ));
                 };
                 mf.reset_positions(pos);
-                mf.zero_unwritten(pos, self.file_size);
+                mf.zero_unwritten(pos, self.file_size)
+                    .map_err(|e| StoreError::io(&path, e))?;
                 keep.push(f);
             } else {
                 tracing::info!(path = %f.path().display(), "deleting a file past the recovered end");

@@ -20,9 +20,7 @@ pub(crate) fn recover(
     index: Option<&IndexService>,
     abnormal: bool,
 ) -> Result<i64> {
-    for cq in cqs.all() {
-        cq.recover()?;
-    }
+    cqs.par_for_each(|cq| cq.recover())?;
     let index_safe = config.message_index_enable && config.message_index_safe;
     let mode = recovery_mode(abnormal, checkpoint, index_safe);
     let outcome = commit_log.recover(mode, config.check_crc_on_recover)?;
@@ -44,11 +42,12 @@ pub(crate) fn recover(
         return Ok(0);
     }
 
-    for cq in cqs.all() {
+    cqs.par_for_each(|cq| {
         if cq.max_physic_offset() > end {
             cq.truncate_dirty(end)?;
         }
-    }
+        Ok(())
+    })?;
 
     let min = commit_log.min_offset().max(0);
     let mut from = cqs

@@ -125,17 +125,41 @@ fn check_record(rec: &MessageRecord<'_>, want: &Value) -> Vec<String> {
         }
     };
     eq("topic", rec.topic.into(), s(want, "topic").into());
-    eq("queue id", rec.queue_id.to_string(), want["queue_id"].to_string());
-    eq("queue offset", rec.queue_offset.to_string(), want["queue_offset"].to_string());
-    eq("physical offset", rec.physical_offset.to_string(), stored["phy_offset"].to_string());
-    eq("size", rec.total_size.to_string(), stored["size"].to_string());
-    eq("sys flag", rec.sys_flag.to_string(), stored["sys_flag"].to_string());
+    eq(
+        "queue id",
+        rec.queue_id.to_string(),
+        want["queue_id"].to_string(),
+    );
+    eq(
+        "queue offset",
+        rec.queue_offset.to_string(),
+        want["queue_offset"].to_string(),
+    );
+    eq(
+        "physical offset",
+        rec.physical_offset.to_string(),
+        stored["phy_offset"].to_string(),
+    );
+    eq(
+        "size",
+        rec.total_size.to_string(),
+        stored["size"].to_string(),
+    );
+    eq(
+        "sys flag",
+        rec.sys_flag.to_string(),
+        stored["sys_flag"].to_string(),
+    );
     eq(
         "store timestamp",
         rec.store_timestamp.to_string(),
         stored["store_timestamp"].to_string(),
     );
-    eq("offset msg id", rec.offset_msg_id(), s(want, "offset_msg_id").into());
+    eq(
+        "offset msg id",
+        rec.offset_msg_id(),
+        s(want, "offset_msg_id").into(),
+    );
     eq(
         "UNIQ_KEY",
         rec.property("UNIQ_KEY").unwrap_or("").into(),
@@ -147,15 +171,27 @@ fn check_record(rec: &MessageRecord<'_>, want: &Value) -> Vec<String> {
         .iter()
         .map(|k| k.as_str().unwrap())
         .collect();
-    eq("KEYS", rec.property("KEYS").unwrap_or("").into(), keys.join(" "));
+    eq(
+        "KEYS",
+        rec.property("KEYS").unwrap_or("").into(),
+        keys.join(" "),
+    );
     eq(
         "TAGS",
         rec.tags().unwrap_or("").into(),
         want["tags"].as_str().unwrap_or("").into(),
     );
-    eq("tag hash code", rec.tags_code().to_string(), want["tags_code"].to_string());
+    eq(
+        "tag hash code",
+        rec.tags_code().to_string(),
+        want["tags_code"].to_string(),
+    );
     for (k, v) in want["properties"].as_object().unwrap() {
-        eq(k, rec.property(k).unwrap_or("").into(), v.as_str().unwrap().into());
+        eq(
+            k,
+            rec.property(k).unwrap_or("").into(),
+            v.as_str().unwrap().into(),
+        );
     }
     let compressed = rec.sys_flag & 1 != 0;
     eq(
@@ -164,25 +200,49 @@ fn check_record(rec: &MessageRecord<'_>, want: &Value) -> Vec<String> {
         stored["compressed"].to_string(),
     );
     let digest = sha256_hex(rec.body);
-    eq("stored body sha256", digest.clone(), s(stored, "body_sha256").into());
+    eq(
+        "stored body sha256",
+        digest.clone(),
+        s(stored, "body_sha256").into(),
+    );
     if !compressed {
         eq("body sha256", digest, s(want, "body_sha256").into());
-        eq("body length", rec.body.len().to_string(), want["body_len"].to_string());
+        eq(
+            "body length",
+            rec.body.len().to_string(),
+            want["body_len"].to_string(),
+        );
     }
     bad
 }
 
 #[test]
 fn java_store_opens_with_every_message_offset_and_tag_code() {
+    // `_tmp` stays bound: dropping it deletes the store directory under the running store.
     let Open {
-        store, manifest, ..
+        _tmp,
+        store,
+        manifest,
     } = open();
     let msgs = messages(&manifest);
-    assert!(msgs.len() >= 500, "only {} messages in the manifest", msgs.len());
+    assert!(
+        msgs.len() >= 500,
+        "only {} messages in the manifest",
+        msgs.len()
+    );
     let files = manifest["commitlog"]["files"].as_array().unwrap();
-    assert!(files.len() >= 3, "the fixture should span several CommitLog files");
-    assert_eq!(store.min_phy_offset(), i(&manifest["commitlog"], "min_offset"));
-    assert_eq!(store.max_phy_offset(), i(&manifest["commitlog"], "max_offset"));
+    assert!(
+        files.len() >= 3,
+        "the fixture should span several CommitLog files"
+    );
+    assert_eq!(
+        store.min_phy_offset(),
+        i(&manifest["commitlog"], "min_offset")
+    );
+    assert_eq!(
+        store.max_phy_offset(),
+        i(&manifest["commitlog"], "max_offset")
+    );
 
     let mut by_queue: BTreeMap<(String, i32), BTreeMap<i64, &Value>> = BTreeMap::new();
     for m in msgs {
@@ -197,8 +257,16 @@ fn java_store_opens_with_every_message_offset_and_tag_code() {
         for (qid, q) in queues.as_object().unwrap() {
             let qid: i32 = qid.parse().unwrap();
             let (min, max) = (i(q, "min"), i(q, "max"));
-            assert_eq!(store.min_offset_in_queue(topic, qid), min, "{topic}/{qid} min");
-            assert_eq!(store.max_offset_in_queue(topic, qid), max, "{topic}/{qid} max");
+            assert_eq!(
+                store.min_offset_in_queue(topic, qid),
+                min,
+                "{topic}/{qid} min"
+            );
+            assert_eq!(
+                store.max_offset_in_queue(topic, qid),
+                max,
+                "{topic}/{qid} max"
+            );
             let want = &by_queue[&(topic.clone(), qid)];
             let mut offset = min;
             while offset < max {
@@ -210,7 +278,11 @@ fn java_store_opens_with_every_message_offset_and_tag_code() {
                     r.status
                 );
                 let codes = codes.0.into_inner().unwrap();
-                assert_eq!(codes.len(), r.messages.len(), "{topic}/{qid}: one tag code per unit");
+                assert_eq!(
+                    codes.len(),
+                    r.messages.len(),
+                    "{topic}/{qid}: one tag code per unit"
+                );
                 for ((raw, qoff), code) in r.messages.iter().zip(&r.queue_offsets).zip(codes) {
                     let where_ = format!("{topic}/{qid}/{qoff}");
                     let Some(w) = want.get(qoff) else {
@@ -252,20 +324,31 @@ fn java_store_opens_with_every_message_offset_and_tag_code() {
             }
         }
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert_eq!(seen, msgs.len(), "messages read through the ConsumeQueues");
 }
 
 #[test]
 fn java_index_files_answer_key_and_unique_key_queries() {
+    // `_tmp` stays bound: dropping it deletes the store directory under the running store.
     let Open {
-        store, manifest, ..
+        _tmp,
+        store,
+        manifest,
     } = open();
     let msgs = messages(&manifest);
     let index_files = std::fs::read_dir(fixture_dir().join("store/index"))
         .unwrap()
         .count();
-    assert!(index_files >= 2, "the fixture should span several IndexFiles");
+    assert!(
+        index_files >= 2,
+        "the fixture should span several IndexFiles"
+    );
     // topic -> key -> physical offsets of the messages carrying that key.
     let mut by_key: BTreeMap<(&str, &str), BTreeSet<i64>> = BTreeMap::new();
     for m in msgs {
@@ -312,18 +395,33 @@ fn java_index_files_answer_key_and_unique_key_queries() {
             problems.push(format!("{topic} UNIQ_KEY {id}: got {hits:?}, want [{phy}]"));
         }
     }
-    assert!(problems.is_empty(), "{} problems:\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "{} problems:\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
     assert!(by_key.len() > 500, "only {} distinct keys", by_key.len());
 }
 
 #[tokio::test]
 async fn appends_continue_after_javas_last_record() {
+    // `_tmp` stays bound: dropping it deletes the store directory under the running store.
     let Open {
-        store, manifest, ..
+        _tmp,
+        store,
+        manifest,
     } = open();
     let end = i(&manifest["commitlog"], "max_offset");
     let max = i(&manifest["queues"]["FixTopicA"]["0"], "max");
-    let msg = common::message("FixTopicA", 0, b"after java", "TagZ", "after-java", "AFTERJAVA0001");
+    let msg = common::message(
+        "FixTopicA",
+        0,
+        b"after java",
+        "TagZ",
+        "after-java",
+        "AFTERJAVA0001",
+    );
     let r = store.put_message(msg).await;
     assert!(r.is_ok(), "{r:?}");
     let appended = r.append.as_ref().unwrap();

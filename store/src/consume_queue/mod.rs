@@ -54,7 +54,7 @@ impl ConsumeQueue {
         ConsumeQueue {
             topic: topic.to_string(),
             queue_id,
-            queue: MappedFileQueue::new(
+            queue: MappedFileQueue::new_lazy(
                 cq_root.join(topic).join(queue_id.to_string()),
                 file_size,
                 fs,
@@ -74,7 +74,8 @@ impl ConsumeQueue {
         self.queue_id
     }
 
-    /// Maps the existing files.
+    /// Finds the existing files without mapping them (a store can have 100 000 queues; a file is
+    /// mapped when first read or written).
     pub fn load(&self) -> Result<()> {
         self.queue.load()
     }
@@ -95,17 +96,18 @@ impl ConsumeQueue {
         let mut max_phy = -1;
         loop {
             let f = &files[index];
-            let data = f.read_from(0).unwrap_or_default();
-            let mut valid = 0u32;
-            for u in unit::units(data) {
-                if !u.is_valid() {
-                    break;
-                }
-                valid += CQ_UNIT_SIZE;
-                if !u.is_filler() {
-                    max_phy = u.phy_offset + i64::from(u.size);
-                }
-            }
+            // Read with pread: the file stays unmapped until a consumer or the dispatcher needs it.
+            let valid = f
+                .scan_prefix(CQ_UNIT_SIZE, f.file_size(), |rec| {
+                    let Some(u) = CqUnit::decode(rec).filter(CqUnit::is_valid) else {
+                        return false;
+                    };
+                    if !u.is_filler() {
+                        max_phy = u.phy_offset + i64::from(u.size);
+                    }
+                    true
+                })
+                .map_err(|e| crate::error::StoreError::io(f.path(), e))?;
             end = f.file_from_offset() + i64::from(valid);
             if valid == f.file_size() && index + 1 < files.len() {
                 index += 1;
@@ -265,15 +267,21 @@ impl ConsumeQueue {
         let Some(f) = self.queue.first() else {
             return;
         };
-        let Some(data) = f.read_from(0) else {
-            return;
-        };
         let mut found = None;
-        for (i, u) in unit::units(data).enumerate() {
-            if !u.is_filler() && u.phy_offset >= min_phy_offset {
-                found = Some(f.file_from_offset() + i as i64 * i64::from(CQ_UNIT_SIZE));
-                break;
+        let mut index = 0i64;
+        let scanned = f.scan_prefix(CQ_UNIT_SIZE, f.wrote_position(), |rec| {
+            if let Some(u) = CqUnit::decode(rec) {
+                if !u.is_filler() && u.phy_offset >= min_phy_offset {
+                    found = Some(f.file_from_offset() + index * i64::from(CQ_UNIT_SIZE));
+                    return false;
+                }
             }
+            index += 1;
+            true
+        });
+        if let Err(e) = scanned {
+            tracing::error!(path = %f.path().display(), error = %e, "cannot read a consume queue file to correct its minimum offset");
+            return;
         }
         match found {
             Some(m) => self.min_logic_offset.store(m, Ordering::Release),
