@@ -81,7 +81,10 @@ fn semantic_diff(f: &Fixture, cmd: &RemotingCommand) -> Vec<String> {
         SerializeType::RocketMq => "ROCKETMQ",
     };
     if s["serialize_type"] != st {
-        bad.push(format!("serialize type {st}, sidecar {}", s["serialize_type"]));
+        bad.push(format!(
+            "serialize type {st}, sidecar {}",
+            s["serialize_type"]
+        ));
     }
     for (key, ours) in [
         ("code", cmd.code),
@@ -139,7 +142,9 @@ fn semantic_diff(f: &Fixture, cmd: &RemotingCommand) -> Vec<String> {
 
 fn first_difference(a: &[u8], b: &[u8]) -> String {
     let i = a.iter().zip(b).take_while(|(x, y)| x == y).count();
-    let show = |s: &[u8]| String::from_utf8_lossy(&s[i.saturating_sub(24)..(i + 40).min(s.len())]).into_owned();
+    let show = |s: &[u8]| {
+        String::from_utf8_lossy(&s[i.saturating_sub(24)..(i + 40).min(s.len())]).into_owned()
+    };
     format!(
         "lengths {} vs {}; first difference at byte {i}: java …{:?}… ours …{:?}…",
         a.len(),
@@ -180,7 +185,12 @@ fn every_java_frame_decodes_and_reencodes_byte_for_byte() {
     assert!(problems.is_empty(), "{}", problems.join("\n"));
     // The set must really cover both clients and both serializations (an empty or partial
     // directory must not pass).
-    for k in ["4.9.8 JSON", "4.9.8 ROCKETMQ", "5.5.0 JSON", "5.5.0 ROCKETMQ"] {
+    for k in [
+        "4.9.8 JSON",
+        "4.9.8 ROCKETMQ",
+        "5.5.0 JSON",
+        "5.5.0 ROCKETMQ",
+    ] {
         assert!(
             kinds.get(k).copied().unwrap_or(0) >= 8,
             "too few {k} frames: {kinds:?}"
@@ -223,7 +233,10 @@ fn send_v2_and_pull_frames_carry_what_the_client_sent() {
                     "{}",
                     f.name
                 );
-                assert_eq!(pairs.get("fx-unicode").copied(), Some("\u{4e2d}\u{6587} \u{1f600}"));
+                assert_eq!(
+                    pairs.get("fx-unicode").copied(),
+                    Some("\u{4e2d}\u{6587} \u{1f600}")
+                );
                 assert_eq!(pairs.get("TAGS").copied(), Some("TagA"));
                 assert_eq!(pairs.get("KEYS").copied(), Some("wire-key-1 wire-key-2"));
                 assert_eq!(cmd.body.to_bytes().as_ref(), b"wire body one", "{}", f.name);
@@ -243,7 +256,11 @@ fn send_v2_and_pull_frames_carry_what_the_client_sent() {
             let mut n = 0;
             while pos < body.len() {
                 let size = i32::from_be_bytes(body[pos..pos + 4].try_into().unwrap()) as usize;
-                assert!(size >= 91 && pos + size <= body.len(), "{}: record size {size}", f.name);
+                assert!(
+                    size >= 91 && pos + size <= body.len(),
+                    "{}: record size {size}",
+                    f.name
+                );
                 pos += size;
                 n += 1;
             }
@@ -271,9 +288,21 @@ fn java_5_servers_answer_binary_requests_in_json() {
         }) else {
             continue;
         };
-        assert_eq!(int(&rsp.side, "request_code"), int(&req.side, "code"), "{}", rsp.name);
-        assert_eq!(rsp.side["serialize_type"], "JSON", "{} answers {}", rsp.name, req.name);
+        assert_eq!(
+            int(&rsp.side, "request_code"),
+            int(&req.side, "code"),
+            "{}",
+            rsp.name
+        );
+        assert_eq!(
+            rsp.side["serialize_type"], "JSON",
+            "{} answers {}",
+            rsp.name, req.name
+        );
         checked += 1;
     }
-    assert!(checked >= 10, "only {checked} binary request/response pairs");
+    assert!(
+        checked >= 10,
+        "only {checked} binary request/response pairs"
+    );
 }
