@@ -321,6 +321,16 @@ impl MappedFileQueue {
     /// Recovery: makes `offset` the end of the stream. The file holding it gets its positions set
     /// (and its stale tail zeroed); files starting after it are deleted.
     pub fn truncate_dirty(&self, offset: i64) -> Result<()> {
+        self.truncate(offset, true)
+    }
+
+    /// [`Self::truncate_dirty`] after a clean shutdown: nothing past `offset` was ever written, so
+    /// the tail is not read back to be zeroed (that read dominated opening 100 000 queues).
+    pub fn truncate_clean(&self, offset: i64) -> Result<()> {
+        self.truncate(offset, false)
+    }
+
+    fn truncate(&self, offset: i64, zero_tail: bool) -> Result<()> {
         let mut files = self.write_files();
         let size = i64::from(self.file_size);
         let mut keep = Vec::with_capacity(files.len());
@@ -341,8 +351,10 @@ impl MappedFileQueue {
                     ));
                 };
                 mf.reset_positions(pos);
-                mf.zero_unwritten(pos, self.file_size)
-                    .map_err(|e| StoreError::io(&path, e))?;
+                if zero_tail {
+                    mf.zero_unwritten(pos, self.file_size)
+                        .map_err(|e| StoreError::io(&path, e))?;
+                }
                 keep.push(f);
             } else {
                 tracing::info!(path = %f.path().display(), "deleting a file past the recovered end");

@@ -20,7 +20,7 @@ pub(crate) fn recover(
     index: Option<&IndexService>,
     abnormal: bool,
 ) -> Result<i64> {
-    cqs.par_for_each(|cq| cq.recover())?;
+    cqs.par_for_each(|cq| cq.recover_after(!abnormal))?;
     let index_safe = config.message_index_enable && config.message_index_safe;
     let mode = recovery_mode(abnormal, checkpoint, index_safe);
     let outcome = commit_log.recover(mode, config.check_crc_on_recover)?;

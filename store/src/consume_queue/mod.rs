@@ -86,7 +86,14 @@ impl ConsumeQueue {
 
     /// Finds the end of the valid units (scanning from the third-newest file, like Java), sets the
     /// positions there, zeroes what follows and deletes files past it.
+    #[cfg(test)]
     pub fn recover(&self) -> Result<()> {
+        self.recover_after(false)
+    }
+
+    /// [`Self::recover`]; after a clean shutdown (`clean`) the tail past the end is known to be
+    /// zeros and is not rewritten.
+    pub fn recover_after(&self, clean: bool) -> Result<()> {
         let files = self.queue.files();
         if files.is_empty() {
             return Ok(());
@@ -116,7 +123,11 @@ impl ConsumeQueue {
             break;
         }
         drop(files);
-        self.queue.truncate_dirty(end)?;
+        if clean {
+            self.queue.truncate_clean(end)?;
+        } else {
+            self.queue.truncate_dirty(end)?;
+        }
         self.queue.set_flushed_where(end);
         self.max_physic_offset.store(max_phy, Ordering::Release);
         Ok(())
