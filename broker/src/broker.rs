@@ -43,6 +43,8 @@ pub struct Broker {
     pub schedule: crate::schedule::ScheduleMessageService,
     /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
     pub transactions: crate::transaction::TransactionalMessageService,
+    /// Compiled SQL92 subscriptions by group and topic.
+    pub filters: crate::filter::FilterCache,
     /// Connections to nameservers.
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
@@ -194,6 +196,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         stats: Default::default(),
         schedule,
         transactions,
+        filters: Default::default(),
         outbound: RemotingClient::new(ClientConfig::default()),
         register_now: Notify::new(),
         started_at_ms: now_ms(),

@@ -17,6 +17,18 @@ pub enum BrokerError {
     /// A refusal with Java's response code and remark.
     #[error("{remark}")]
     Refused { code: i32, remark: String },
+    /// A filter expression that does not compile (CHECK_CLIENT_CONFIG) -> SUBSCRIPTION_PARSE_FAILED.
+    #[error("Invalid MessageSelector. {0}")]
+    FilterInvalid(crate::filter::FilterError),
+    /// A pull's own filter expression does not compile -> SUBSCRIPTION_PARSE_FAILED.
+    #[error("parse the consumer's subscription failed")]
+    SubscriptionParseFailed,
+    /// The group's registered filter expression does not compile -> FILTER_DATA_NOT_EXIST.
+    #[error("The broker's consumer filter data is not exist!Your expression may be wrong!")]
+    FilterDataNotExist,
+    /// A non-tag subscription with `enablePropertyFilter=false` -> SYSTEM_ERROR.
+    #[error("The broker does not support consumer to filter message by {0}")]
+    PropertyFilterDisabled(String),
 }
 
 impl BrokerError {
@@ -31,6 +43,11 @@ impl BrokerError {
         match self {
             BrokerError::Header(_) | BrokerError::Body(_) => response_code::SYSTEM_ERROR,
             BrokerError::Refused { code, .. } => *code,
+            BrokerError::FilterInvalid(_) | BrokerError::SubscriptionParseFailed => {
+                response_code::SUBSCRIPTION_PARSE_FAILED
+            }
+            BrokerError::FilterDataNotExist => response_code::FILTER_DATA_NOT_EXIST,
+            BrokerError::PropertyFilterDisabled(_) => response_code::SYSTEM_ERROR,
         }
     }
 

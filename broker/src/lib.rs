@@ -6,13 +6,15 @@
 //! request family), `topic_config`, `subscription_group`, `consumer_offset` (the persisted
 //! JSON configs), `client` (producer/consumer connections), `long_polling`,
 //! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping),
-//! `schedule` (delay levels) and `transaction` (half messages and their checks).
+//! `schedule` (delay levels), `transaction` (half messages and their checks) and `filter`
+//! (SQL92 property filtering).
 
 pub mod broker;
 pub mod client;
 pub mod config;
 pub mod consumer_offset;
 pub mod error;
+pub mod filter;
 pub mod long_polling;
 pub mod metrics;
 pub mod namesrv_registration;

@@ -23,6 +23,7 @@ pub async fn process(
     match req.code {
         rc::HEART_BEAT => heartbeat(&broker, &channel, &req),
         rc::UNREGISTER_CLIENT => unregister(&broker, &channel, &req),
+        rc::CHECK_CLIENT_CONFIG => crate::filter::check_client_config(&broker, &req),
         _ => Ok(Some(RemotingCommand::response_to(
             &req,
             response_code::SUCCESS,

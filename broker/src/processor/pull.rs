@@ -1,5 +1,6 @@
 //! PULL_MESSAGE and LITE_PULL_MESSAGE: checks as Java's PullMessageProcessor (group, topic,
-//! queue, subscription), tag filtering by hash code, the store status mapped to
+//! queue, subscription), tag filtering by hash code or SQL92 filtering (`crate::filter`), the
+//! store status mapped to
 //! SUCCESS / PULL_NOT_FOUND / PULL_RETRY_IMMEDIATELY / PULL_OFFSET_MOVED, long polling on
 //! PULL_NOT_FOUND, and the consumer's commit offset taken from the request. The answer's body
 //! is the stored records themselves, sent from the mapped files.
@@ -164,13 +165,18 @@ pub async fn process(
         }
         sub
     };
-    if !sub.expression_type.is_empty() && !sub.expression_type.eq_ignore_ascii_case("TAG") {
-        return Err(BrokerError::refused(
-            response_code::SYSTEM_ERROR,
-            "The broker does not support consumer to filter message by SQL92",
-        ));
-    }
-    let filter = TagFilter::new(&sub);
+    // SQL92 subscriptions: see `crate::filter::pull_filter` for Java's refusals.
+    let filter: Box<dyn MessageFilter> = if crate::filter::is_tag_type(&sub.expression_type) {
+        Box::new(TagFilter::new(&sub))
+    } else {
+        let from_request = h.sys_flag & FLAG_SUBSCRIPTION != 0;
+        Box::new(crate::filter::pull_filter(
+            &broker,
+            &h.consumer_group,
+            &sub,
+            from_request,
+        )?)
+    };
 
     if let Some(reset) = broker
         .offsets
@@ -221,7 +227,7 @@ pub async fn process(
             h.queue_offset,
             max_nums,
             max_bytes,
-            Some(&filter),
+            Some(filter.as_ref()),
         );
         let code = status_code(result.status, h.queue_offset);
         if code != response_code::PULL_NOT_FOUND
