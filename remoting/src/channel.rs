@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures::StreamExt;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot, OwnedSemaphorePermit, Semaphore};
 use tokio_util::codec::FramedRead;
@@ -117,6 +116,39 @@ impl Channel {
         let peer = stream.peer_addr()?;
         let _ = stream.set_nodelay(true);
         let (read, write) = stream.into_split();
+        Ok(Self::spawn_halves(
+            read, write, peer, config, handler, shutdown,
+        ))
+    }
+
+    /// Like `spawn`, over any byte stream (a TLS session): `peer` is the remote address of the
+    /// connection underneath.
+    pub fn spawn_io<S>(
+        stream: S,
+        peer: SocketAddr,
+        config: ChannelConfig,
+        handler: Arc<dyn InboundHandler>,
+        shutdown: CancellationToken,
+    ) -> Channel
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (read, write) = tokio::io::split(stream);
+        Self::spawn_halves(read, write, peer, config, handler, shutdown)
+    }
+
+    fn spawn_halves<R, W>(
+        read: R,
+        write: W,
+        peer: SocketAddr,
+        config: ChannelConfig,
+        handler: Arc<dyn InboundHandler>,
+        shutdown: CancellationToken,
+    ) -> Channel
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+        W: AsyncWrite + Unpin + Send + 'static,
+    {
         let (tx, rx) = mpsc::channel(config.write_queue.max(1));
         let closed = shutdown.child_token();
         let channel = Channel {
@@ -146,12 +178,12 @@ impl Channel {
             reader.fail_pending();
             handler.on_close(&reader);
         });
-        Ok(channel)
+        channel
     }
 
-    async fn read_loop(
+    async fn read_loop<R: AsyncRead + Unpin>(
         &self,
-        mut frames: FramedRead<tokio::net::tcp::OwnedReadHalf, RemotingCodec>,
+        mut frames: FramedRead<R, RemotingCodec>,
         config: ChannelConfig,
         handler: &dyn InboundHandler,
     ) {
@@ -346,8 +378,8 @@ impl Drop for PendingGuard<'_> {
 /// Most commands gathered into one vectored write.
 const WRITE_BATCH: usize = 64;
 
-async fn write_loop(
-    mut write: OwnedWriteHalf,
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut write: W,
     mut rx: mpsc::Receiver<Queued>,
     closed: CancellationToken,
     peer: SocketAddr,
@@ -403,8 +435,8 @@ fn push_frame(chunks: &mut Vec<Bytes>, cmd: &RemotingCommand) {
     }
 }
 
-async fn write_all_vectored(
-    w: &mut OwnedWriteHalf,
+async fn write_all_vectored<W: AsyncWrite + Unpin>(
+    w: &mut W,
     chunks: &mut Vec<Bytes>,
 ) -> std::io::Result<()> {
     let mut start = 0;
@@ -430,5 +462,6 @@ async fn write_all_vectored(
         }
     }
     chunks.clear();
-    Ok(())
+    // A no-op on TCP; a TLS session sends what it still buffers.
+    w.flush().await
 }

@@ -1,6 +1,7 @@
 //! The remoting client: one reused connection per peer address, opened on first use and
 //! reopened after it closes; sync calls with a timeout, oneway sends, and async calls.
-//! Requests a peer sends us on these connections go to an optional inbound handler.
+//! Requests a peer sends us on these connections go to an optional inbound handler. With a
+//! `ClientTls` in the config every connection is a TLS session.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ use crate::protocol::command::RemotingCommand;
 pub struct ClientConfig {
     pub channel: ChannelConfig,
     pub connect_timeout: Duration,
+    /// Open every connection as a TLS session (Java's `tls.enable`), if set.
+    pub tls: Option<crate::tls::ClientTls>,
 }
 
 impl Default for ClientConfig {
@@ -25,6 +28,7 @@ impl Default for ClientConfig {
         Self {
             channel: ChannelConfig::default(),
             connect_timeout: Duration::from_secs(3),
+            tls: None,
         }
     }
 }
@@ -84,12 +88,37 @@ impl RemotingClient {
                     addr: addr.to_string(),
                     source,
                 })?;
-        let ch = Channel::spawn(
-            stream,
-            self.inner.config.channel,
-            self.inner.inbound.clone(),
-            self.inner.shutdown.clone(),
-        )?;
+        let ch = match &self.inner.config.tls {
+            None => Channel::spawn(
+                stream,
+                self.inner.config.channel,
+                self.inner.inbound.clone(),
+                self.inner.shutdown.clone(),
+            )?,
+            Some(tls) => {
+                let peer = stream.peer_addr()?;
+                let _ = stream.set_nodelay(true);
+                let session = tokio::time::timeout(
+                    self.inner.config.connect_timeout,
+                    tls.connect(addr, stream),
+                )
+                .await
+                .map_err(|_| RemotingError::ConnectTimeout {
+                    addr: addr.to_string(),
+                })?
+                .map_err(|source| RemotingError::Connect {
+                    addr: addr.to_string(),
+                    source,
+                })?;
+                Channel::spawn_io(
+                    session,
+                    peer,
+                    self.inner.config.channel,
+                    self.inner.inbound.clone(),
+                    self.inner.shutdown.clone(),
+                )
+            }
+        };
         map.insert(addr.to_string(), ch.clone());
         Ok(ch)
     }

@@ -20,6 +20,13 @@ use crate::processor::ProcessorTable;
 use crate::protocol::command::{RemotingCommand, FLAG_RESPONSE};
 use crate::protocol::response_code;
 
+/// A check in front of the processor table (ACL): runs for every request that has a processor,
+/// after the busy checks and before the processor, off the connection's reader. `Some(answer)`
+/// refuses the request with that answer (not sent for oneway requests); `None` lets it through.
+pub trait RequestInterceptor: Send + Sync + std::fmt::Debug + 'static {
+    fn before(&self, channel: &Channel, request: &RemotingCommand) -> Option<RemotingCommand>;
+}
+
 /// Told about connections opening and closing (broker liveness, client channels).
 pub trait ChannelEventListener: Send + Sync + 'static {
     fn on_channel_connect(&self, _channel: &Channel) {}
@@ -33,6 +40,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Where request latencies, refusals and connection counts are recorded, if anywhere.
     pub metrics: Option<Arc<crate::metrics::RpcMetrics>>,
+    /// Checks every request before its processor, if set.
+    pub interceptor: Option<Arc<dyn RequestInterceptor>>,
+    /// TLS on this port (first-byte sniffing, Java's `tls.server.mode`); `None`: plain only.
+    pub tls: Option<Arc<crate::tls::ServerTls>>,
 }
 
 impl Default for ServerConfig {
@@ -41,6 +52,8 @@ impl Default for ServerConfig {
             channel: ChannelConfig::default(),
             max_connections: 65_536,
             metrics: None,
+            interceptor: None,
+            tls: None,
         }
     }
 }
@@ -49,6 +62,7 @@ struct Dispatcher {
     table: ProcessorTable,
     events: Option<Arc<dyn ChannelEventListener>>,
     metrics: Option<Arc<crate::metrics::RpcMetrics>>,
+    interceptor: Option<Arc<dyn RequestInterceptor>>,
 }
 
 impl Dispatcher {
@@ -103,6 +117,7 @@ impl InboundHandler for Dispatcher {
         let processor = reg.processor.clone();
         let channel = channel.clone();
         let metrics = self.metrics.clone();
+        let interceptor = self.interceptor.clone();
         tokio::spawn(async move {
             let started = std::time::Instant::now();
             let _permit = permit;
@@ -114,9 +129,35 @@ impl InboundHandler for Dispatcher {
                 serialize_type: request.serialize_type,
                 ..RemotingCommand::default()
             };
-            let outcome = AssertUnwindSafe(processor.process(&channel, request))
-                .catch_unwind()
-                .await;
+            let refused = match &interceptor {
+                Some(i) => {
+                    let i = i.clone();
+                    let (ch, req) = (&channel, &request);
+                    std::panic::catch_unwind(AssertUnwindSafe(|| i.before(ch, req)))
+                        .unwrap_or_else(|_| {
+                            tracing::error!(peer = %channel.peer_addr(), code, "request check panicked");
+                            Some(RemotingCommand::response_to(
+                                &for_error,
+                                response_code::SYSTEM_ERROR,
+                                Some("process request failed: internal error".into()),
+                            ))
+                        })
+                }
+                None => None,
+            };
+            if refused.is_some() {
+                if let Some(m) = &metrics {
+                    m.reject("refused_by_check");
+                }
+            }
+            let outcome = match refused {
+                Some(answer) => Ok(Some(answer)),
+                None => {
+                    AssertUnwindSafe(processor.process(&channel, request))
+                        .catch_unwind()
+                        .await
+                }
+            };
             let response = match outcome {
                 Ok(r) => r,
                 Err(_) => {
@@ -193,6 +234,7 @@ impl RemotingServer {
             table,
             events: events.clone(),
             metrics: config.metrics.clone(),
+            interceptor: config.interceptor.clone(),
         });
         let task = tokio::spawn(accept_loop(
             listener,
@@ -259,21 +301,61 @@ async fn accept_loop(
             continue;
         };
         let handler: Arc<dyn InboundHandler> = dispatcher.clone();
-        match Channel::spawn(stream, config.channel, handler, shutdown.clone()) {
-            Ok(channel) => {
-                tracing::info!(%peer, "connection opened");
-                if let Some(m) = &config.metrics {
-                    m.connection_opened();
-                }
-                if let Some(ev) = &events {
-                    ev.on_channel_connect(&channel);
-                }
-                tokio::spawn(async move {
-                    channel.closed().await;
-                    drop(permit);
-                });
-            }
-            Err(e) => tracing::warn!(%peer, error = %e, "could not set up connection"),
+        if let Some(tls) = config.tls.clone() {
+            // Sniff the first byte off the accept loop: a silent peer must not stall it.
+            let (events, config, shutdown) = (events.clone(), config.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let accepted = tokio::select! {
+                    _ = shutdown.cancelled() => None,
+                    a = tls.accept(stream, peer, config.channel.idle_timeout) => a,
+                };
+                let opened = match accepted {
+                    None => return,
+                    Some(crate::tls::Accepted::Plain(stream)) => {
+                        Channel::spawn(stream, config.channel, handler, shutdown)
+                    }
+                    Some(crate::tls::Accepted::Tls(stream)) => {
+                        tracing::debug!(%peer, "TLS session established");
+                        Ok(Channel::spawn_io(
+                            stream,
+                            peer,
+                            config.channel,
+                            handler,
+                            shutdown,
+                        ))
+                    }
+                };
+                serve_channel(opened, peer, &config, &events, permit).await;
+            });
+            continue;
         }
+        let opened = Channel::spawn(stream, config.channel, handler, shutdown.clone());
+        serve_channel(opened, peer, &config, &events, permit).await;
+    }
+}
+
+/// Announces a set-up connection and holds its slot until it closes.
+async fn serve_channel(
+    opened: std::io::Result<Channel>,
+    peer: SocketAddr,
+    config: &ServerConfig,
+    events: &Option<Arc<dyn ChannelEventListener>>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) {
+    match opened {
+        Ok(channel) => {
+            tracing::info!(%peer, "connection opened");
+            if let Some(m) = &config.metrics {
+                m.connection_opened();
+            }
+            if let Some(ev) = events {
+                ev.on_channel_connect(&channel);
+            }
+            tokio::spawn(async move {
+                channel.closed().await;
+                drop(permit);
+            });
+        }
+        Err(e) => tracing::warn!(%peer, error = %e, "could not set up connection"),
     }
 }
