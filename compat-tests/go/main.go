@@ -47,6 +47,9 @@ func main() {
 		os.Exit(2)
 	}
 	scenario := os.Args[1]
+	if f, ok := coreScenarios[scenario]; ok { // broker-core scenarios: core.go, own flags
+		os.Exit(runCore(scenario, f, os.Args[2:]))
+	}
 	fs := flag.NewFlagSet(scenario, flag.ExitOnError)
 	var o options
 	fs.StringVar(&o.ns, "ns", "127.0.0.1:9876", "nameserver address")

@@ -34,6 +34,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="broker the client scenarios use (default: java)")
     p.add_argument("--ns-addr", metavar="HOST:PORT",
                    help="use an already running nameserver as the one under test instead of starting one")
+    p.add_argument("--core-broker", choices=IMPLS, default="ours",
+                   help="broker of the broker-core scenarios (broker/*; default: ours). 'java' runs them "
+                        "against the Java reference broker: a check of the scenarios themselves")
+    p.add_argument("--core-ns", choices=IMPLS, default="ours",
+                   help="nameserver of the broker-core scenarios (default: ours)")
     p.add_argument("--list", action="store_true", help="list the selected scenarios and exit")
     p.add_argument("--serve", action="store_true",
                    help="only start the target cluster (--ns/--broker), print its addresses and wait for "
@@ -89,7 +94,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _on_sigterm)
     # Also when started in the background, where a shell leaves SIGINT ignored.
     signal.signal(signal.SIGINT, signal.default_int_handler)
-    options = Options(ns=args.ns, broker=args.broker, ns_addr=args.ns_addr, verbose=args.verbose)
+    options = Options(ns=args.ns, broker=args.broker, ns_addr=args.ns_addr, verbose=args.verbose,
+                      core_ns=args.core_ns, core_broker=args.core_broker)
     ctx = Context(options, Toolchain(run_dir, cargo_build=not args.no_cargo), run_dir)
     if args.serve:
         return serve(ctx, run_dir)
@@ -105,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     interrupted = False
     print(f"compat: {len(selected)} scenarios, namesrv under test={args.ns}"
           f"{' at ' + args.ns_addr if args.ns_addr else ''}, client broker={args.broker}, "
+          f"core namesrv/broker={args.core_ns}/{args.core_broker}, "
           f"logs in {run_dir}", flush=True)
     try:
         for i, s in enumerate(selected):

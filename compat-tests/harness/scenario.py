@@ -37,6 +37,11 @@ TARGET = "target"          # what client scenarios run against
 REFERENCE = "diff-ref"     # Java namesrv + Java broker, the side mqadmin outputs are compared with
 CANDIDATE = "diff-cand"    # --ns namesrv + Java broker, compared against REFERENCE
 
+# Further cluster keys defined by scenario modules: key -> ClusterSpec for the options, and optionally
+# key -> Cluster subclass (e.g. scenarios/broker_core.py: ours namesrv + ours broker, restartable).
+EXTRA_SPECS: dict[str, Callable[["Options"], ClusterSpec]] = {}
+CLUSTER_CLASSES: dict[str, type] = {}
+
 
 @dataclass
 class Scenario:
@@ -68,6 +73,8 @@ class Options:
     broker: str = "java"
     ns_addr: str | None = None
     verbose: bool = False
+    core_ns: str = "ours"        # the broker-core scenarios' cluster (scenarios/broker_core.py)
+    core_broker: str = "ours"
 
 
 @dataclass
@@ -90,6 +97,8 @@ class Context:
             return ClusterSpec(key, "java", "java")
         if key == CANDIDATE:
             return ClusterSpec(key, o.ns, "java")
+        if key in EXTRA_SPECS:
+            return EXTRA_SPECS[key](o)
         raise KeyError(key)
 
     def cluster(self, key: str) -> Cluster:
@@ -105,7 +114,7 @@ class Context:
                 spec = self.spec(key)
                 # --ns-addr only replaces the nameserver under test, never the reference one.
                 ns_addr = self.options.ns_addr if key in (TARGET, CANDIDATE) else None
-                c = Cluster(spec, self.run_dir / "clusters" / key, self.toolchain, ns_addr)
+                c = CLUSTER_CLASSES.get(key, Cluster)(spec, self.run_dir / "clusters" / key, self.toolchain, ns_addr)
                 t0 = time.monotonic()
                 try:
                     c.start()
