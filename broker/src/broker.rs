@@ -8,7 +8,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use remoting::channel::ChannelConfig;
-use remoting::client::{ClientConfig, RemotingClient};
+use remoting::client::RemotingClient;
 use remoting::protocol::header::broker::NotifyConsumerIdsChangedRequestHeader;
 use remoting::server::{ChannelEventListener, RemotingServer, ServerConfig};
 use remoting::{request_code, Channel, RemotingCommand};
@@ -58,6 +58,8 @@ pub enum StartError {
     Config(#[from] remoting::properties::InvalidValue),
     #[error("store: {0}")]
     Store(#[from] store::error::StoreError),
+    #[error("acl: {0}")]
+    Acl(#[from] crate::acl::AclError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -181,6 +183,8 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         crate::transaction::TransactionSettings::from_config(&config)?,
     );
     let flush_delay_offset_ms: u64 = config.props.number("flushDelayOffsetInterval", 10_000)?;
+    let acl = crate::acl::AclValidator::from_config(&config)?;
+    let tls = crate::security::tls_settings(&config);
     let broker = Arc::new(Broker {
         config: RwLock::new(config),
         settings: settings.clone(),
@@ -197,7 +201,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         schedule,
         transactions,
         filters: Default::default(),
-        outbound: RemotingClient::new(ClientConfig::default()),
+        outbound: RemotingClient::new(crate::security::outbound_client_config(&tls)),
         register_now: Notify::new(),
         started_at_ms: now_ms(),
     });
@@ -218,6 +222,8 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             ..ChannelConfig::default()
         },
         metrics: Some(rpc_metrics.clone()),
+        interceptor: crate::security::interceptor(&acl),
+        tls: crate::security::server_tls(&tls),
         ..ServerConfig::default()
     };
     let events: Arc<dyn ChannelEventListener> =
@@ -283,6 +289,9 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             .map_err(|source| StartError::Bind { addr, source })?;
     }
     let mut tasks = Vec::new();
+    if let Some(acl) = &acl {
+        tasks.push(acl.clone().spawn_watch());
+    }
     if broker.store.config().broker_role != store::BrokerRole::Slave {
         crate::schedule::ScheduleMessageService::start(
             &broker,

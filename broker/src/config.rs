@@ -30,6 +30,13 @@ pub fn defaults() -> Vec<(String, Option<String>)> {
             all.push((k, text));
         }
     }
+    // Java reads these as system properties (-D); here broker.conf may set them. Known, unset.
+    for k in remoting::tls::PROPERTY_KEYS
+        .iter()
+        .chain(&[crate::acl::PLAIN_FILE_KEY])
+    {
+        all.push((k.to_string(), None));
+    }
     all
 }
 
@@ -110,6 +117,7 @@ fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
         ("maxTransferBytesOnMessageInMemory", s("262144")),
         ("serverChannelMaxIdleTimeSeconds", s("120")),
         ("bindAddress", s("0.0.0.0")),
+        ("aclEnable", s("false")),
         ("configBlackList", s("configBlackList;brokerConfigPath")),
         ("metricsExporterType", s("DISABLE")),
         ("metricsPromExporterHost", s("")),

@@ -29,6 +29,10 @@ pub enum BrokerError {
     /// A non-tag subscription with `enablePropertyFilter=false` -> SYSTEM_ERROR.
     #[error("The broker does not support consumer to filter message by {0}")]
     PropertyFilterDisabled(String),
+    /// Refused by ACL 1.0 -> SYSTEM_ERROR with the exception's text, as every Java broker that
+    /// serves `aclEnable` (4.x, 5.0-5.3.2) answers (see `crate::acl`).
+    #[error("org.apache.rocketmq.acl.common.AclException: {0}")]
+    Acl(#[from] crate::acl::AclError),
 }
 
 impl BrokerError {
@@ -48,6 +52,7 @@ impl BrokerError {
             }
             BrokerError::FilterDataNotExist => response_code::FILTER_DATA_NOT_EXIST,
             BrokerError::PropertyFilterDisabled(_) => response_code::SYSTEM_ERROR,
+            BrokerError::Acl(_) => response_code::SYSTEM_ERROR,
         }
     }
 

@@ -7,8 +7,11 @@
 //! JSON configs), `client` (producer/consumer connections), `long_polling`,
 //! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping),
 //! `schedule` (delay levels), `transaction` (half messages and their checks) and `filter`
-//! (SQL92 property filtering).
+//! (SQL92 property filtering), `acl` (ACL 1.0: plain_acl.yml accounts, request signatures and
+//! permissions, checked in front of the processors) and `security` (wiring ACL and TLS into
+//! the servers and the nameserver client).
 
+pub mod acl;
 pub mod broker;
 pub mod client;
 pub mod config;
@@ -22,6 +25,7 @@ pub mod persist;
 pub mod processor;
 pub mod rebalance_lock;
 pub mod schedule;
+pub mod security;
 pub mod stats;
 pub mod subscription_group;
 pub mod topic_config;

@@ -9,7 +9,7 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".to_string());
     let rocketmq_home = std::env::var("ROCKETMQ_HOME").ok();
     let s = |v: &str| Some(v.to_string());
-    vec![
+    let mut v = vec![
         // NamesrvConfig
         ("rocketmqHome", rocketmq_home),
         (
@@ -61,7 +61,10 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
         ("enableShutdownGracefully", s("false")),
         ("shutdownWaitTimeSeconds", s("30")),
         ("useEpollNativeSelector", s("false")),
-    ]
+    ];
+    // TLS: Java's system properties (tls.server.mode, ...), settable here in the config file.
+    v.extend(remoting::tls::PROPERTY_KEYS.iter().map(|k| (*k, None)));
+    v
 }
 
 /// The effective nameserver configuration.

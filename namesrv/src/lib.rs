@@ -126,8 +126,11 @@ pub fn start_on(listener: tokio::net::TcpListener, config: NamesrvConfig) -> Nam
     };
     let scan_every = Duration::from_millis(config.scan_interval_ms().max(100));
     let rpc_metrics = Arc::new(remoting::metrics::RpcMetrics::default());
+    let tls = remoting::tls::TlsSettings::load(|k| config.props.get(k).map(String::from));
     let server_config = ServerConfig {
         metrics: Some(rpc_metrics.clone()),
+        // Java's tls.server.mode (default permissive: TLS and plaintext on one port).
+        tls: Some(Arc::new(remoting::tls::ServerTls::new(&tls))),
         ..server_config
     };
     let prom = config
