@@ -3,3 +3,4 @@
 from . import clients, mqadmin  # noqa: F401  (registration side effects, in this order)
 from . import fixtures  # noqa: F401,E402  (wire and store fixtures, issues 2 and 3)
 from . import broker_core  # noqa: F401,E402  (official clients against our broker, issue 4)
+from . import sql92  # noqa: F401,E402  (SQL92 property filtering, official Java clients against our broker)
