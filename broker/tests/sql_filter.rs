@@ -89,7 +89,7 @@ fn pull(group: &str, topic: &str, offset: i64, sub: Option<(&str, &str)>) -> Rem
     RemotingCommand::request(request_code::PULL_MESSAGE, ext)
 }
 
-fn heartbeat(group: &str, topic: &str, expr: &str, ty: &str) -> RemotingCommand {
+fn heartbeat(group: &str, topic: &str, expr: &str, ty: &str, version: i64) -> RemotingCommand {
     let hb = serde_json::json!({
         "clientID": format!("127.0.0.1@{group}"),
         "consumerDataSet": [{
@@ -104,7 +104,7 @@ fn heartbeat(group: &str, topic: &str, expr: &str, ty: &str) -> RemotingCommand 
                 "subString": expr,
                 "tagsSet": [],
                 "codeSet": [],
-                "subVersion": 1700000000000i64,
+                "subVersion": version,
                 "expressionType": ty,
             }],
         }],
@@ -156,6 +156,22 @@ async fn send_six(c: &RemotingClient, addr: &str) {
             .await
             .unwrap();
         assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    }
+    // The ConsumeQueue is written after the send returns: wait until all six are pullable.
+    let deadline = std::time::Instant::now() + T;
+    loop {
+        let r = c
+            .invoke(addr, pull("cg-wait", "TopicS", 0, Some(("*", "TAG"))), T)
+            .await
+            .unwrap();
+        if r.code == response_code::SUCCESS && bodies(&r).len() == 6 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "six messages never became pullable"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -220,7 +236,7 @@ async fn sql92_pulls_return_only_matching_messages() {
     let r = c
         .invoke(
             &addr,
-            heartbeat("cg-hb", "TopicS", "a < 2 OR b = 'y'", "SQL92"),
+            heartbeat("cg-hb", "TopicS", "a < 2 OR b = 'y'", "SQL92", 1),
             T,
         )
         .await
@@ -232,9 +248,9 @@ async fn sql92_pulls_return_only_matching_messages() {
         .unwrap();
     assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
     assert_eq!(bodies(&r), vec!["m0", "m1", "m3"]);
-    // Its subscription changes: the new expression applies.
+    // Its subscription changes (a new version): the new expression applies.
     let r = c
-        .invoke(&addr, heartbeat("cg-hb", "TopicS", "a = 4", "SQL92"), T)
+        .invoke(&addr, heartbeat("cg-hb", "TopicS", "a = 4", "SQL92", 2), T)
         .await
         .unwrap();
     assert_eq!(r.code, response_code::SUCCESS);
@@ -245,9 +261,13 @@ async fn sql92_pulls_return_only_matching_messages() {
     assert_eq!(bodies(&r), vec!["m4"]);
 
     // A registered expression that does not compile: FILTER_DATA_NOT_EXIST.
-    c.invoke(&addr, heartbeat("cg-bad", "TopicS", "a = = 1", "SQL92"), T)
-        .await
-        .unwrap();
+    c.invoke(
+        &addr,
+        heartbeat("cg-bad", "TopicS", "a = = 1", "SQL92", 1),
+        T,
+    )
+    .await
+    .unwrap();
     let r = c
         .invoke(&addr, pull("cg-bad", "TopicS", 0, None), T)
         .await
@@ -305,7 +325,7 @@ async fn sql92_is_refused_when_the_property_filter_is_off() {
     assert_eq!(r.code, response_code::SYSTEM_ERROR);
     assert_eq!(r.remark.as_deref(), disabled);
 
-    c.invoke(&addr, heartbeat("cg-hb", "TopicS", "a > 1", "SQL92"), T)
+    c.invoke(&addr, heartbeat("cg-hb", "TopicS", "a > 1", "SQL92", 1), T)
         .await
         .unwrap();
     let r = c
