@@ -88,22 +88,30 @@ impl ConsumerManager {
                 true
             }
         };
+        // As Java's ConsumerGroupInfo.updateSubscription: a topic's subscription is replaced only by
+        // a newer version (a client raises it after each rebalance), and only a topic added or
+        // removed counts as a change: a version bump alone does not make the group rebalance again.
         let mut subs_changed = false;
-        let mut new_subs = HashMap::new();
+        let mut new_subs: HashMap<String, SubscriptionData> = HashMap::new();
         for sub in r.subscriptions {
-            match info.subscriptions.get(&sub.topic) {
-                Some(old)
-                    if old.sub_version >= sub.sub_version && old.sub_string == sub.sub_string =>
-                {
-                    new_subs.insert(sub.topic.clone(), old.clone());
+            let old = new_subs
+                .remove(&sub.topic)
+                .or_else(|| info.subscriptions.remove(&sub.topic));
+            match old {
+                Some(old) if old.sub_version >= sub.sub_version => {
+                    new_subs.insert(sub.topic.clone(), old);
                 }
-                _ => {
+                Some(_) => {
+                    new_subs.insert(sub.topic.clone(), sub);
+                }
+                None => {
                     subs_changed = true;
                     new_subs.insert(sub.topic.clone(), sub);
                 }
             }
         }
-        if new_subs.len() != info.subscriptions.len() {
+        // What is left was not in this heartbeat: topics no longer subscribed.
+        if !info.subscriptions.is_empty() {
             subs_changed = true;
         }
         info.subscriptions = new_subs;
@@ -174,5 +182,95 @@ impl ConsumerManager {
 
     pub fn groups(&self) -> Vec<String> {
         self.read().keys().cloned().collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use remoting::channel::{ChannelConfig, InboundHandler};
+    use remoting::protocol::language::LanguageCode;
+    use remoting::RemotingCommand;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+
+    struct Ignore;
+
+    impl InboundHandler for Ignore {
+        fn on_request(&self, _channel: &Channel, _request: RemotingCommand) {}
+    }
+
+    fn channel() -> Channel {
+        let (a, _b) = tokio::io::duplex(64);
+        Channel::spawn_io(
+            a,
+            "127.0.0.1:1".parse().unwrap(),
+            ChannelConfig::default(),
+            Arc::new(Ignore),
+            CancellationToken::new(),
+        )
+    }
+
+    fn sub(topic: &str, expr: &str, version: i64) -> SubscriptionData {
+        SubscriptionData {
+            topic: topic.into(),
+            sub_string: expr.into(),
+            sub_version: version,
+            ..Default::default()
+        }
+    }
+
+    fn heartbeat(m: &ConsumerManager, ch: &Channel, subs: Vec<SubscriptionData>) -> bool {
+        m.register(ConsumerRegistration {
+            group: "G",
+            client: ClientChannelInfo {
+                channel: ch.clone(),
+                client_id: format!("c{}", ch.id()),
+                language: LanguageCode::JAVA,
+                version: 0,
+                last_update: Instant::now(),
+            },
+            consume_type: "CONSUME_PASSIVELY",
+            message_model: "CLUSTERING",
+            consume_from_where: "CONSUME_FROM_LAST_OFFSET",
+            subscriptions: subs,
+        })
+    }
+
+    fn stored(m: &ConsumerManager, topic: &str) -> (String, i64) {
+        let s = m.subscription("G", topic).unwrap();
+        (s.sub_string, s.sub_version)
+    }
+
+    #[tokio::test]
+    async fn subscriptions_follow_java_versioning() {
+        let m = ConsumerManager::default();
+        let (c1, c2) = (channel(), channel());
+        assert!(heartbeat(&m, &c1, vec![sub("T", "*", 10)]), "new member");
+        assert!(
+            !heartbeat(&m, &c1, vec![sub("T", "*", 10)]),
+            "same heartbeat again"
+        );
+        // A rebalance raises the version: kept, but no group change (no NOTIFY_CONSUMER_IDS_CHANGED).
+        assert!(!heartbeat(&m, &c1, vec![sub("T", "*", 11)]));
+        assert_eq!(stored(&m, "T"), ("*".into(), 11));
+        // An older version never replaces a newer one, whatever its expression.
+        assert!(heartbeat(&m, &c2, vec![sub("T", "TagA", 5)]), "new member");
+        assert_eq!(stored(&m, "T"), ("*".into(), 11));
+        assert!(!heartbeat(&m, &c2, vec![sub("T", "TagA", 12)]));
+        assert_eq!(stored(&m, "T"), ("TagA".into(), 12));
+        assert!(!heartbeat(&m, &c1, vec![sub("T", "*", 11)]));
+        assert_eq!(stored(&m, "T"), ("TagA".into(), 12));
+        // Topics added or removed are changes.
+        assert!(heartbeat(
+            &m,
+            &c1,
+            vec![sub("T", "*", 11), sub("U", "*", 1)]
+        ));
+        assert_eq!(stored(&m, "U"), ("*".into(), 1));
+        assert!(heartbeat(&m, &c1, vec![sub("U", "*", 1)]));
+        assert!(m.subscription("G", "T").is_none());
     }
 }
