@@ -198,7 +198,7 @@ fn every_java_frame_decodes_and_reencodes_byte_for_byte() {
     }
 }
 
-fn find<'a>(fixtures: &'a [Fixture], pred: impl Fn(&Fixture) -> bool) -> Vec<&'a Fixture> {
+fn find(fixtures: &[Fixture], pred: impl Fn(&Fixture) -> bool) -> Vec<&Fixture> {
     fixtures.iter().filter(|f| pred(f)).collect()
 }
 
