@@ -100,7 +100,7 @@ fn main() -> ExitCode {
             s.broker_addr(),
             s.namesrv_addrs.join(";")
         );
-        wait_for_signal().await;
+        namesrv::wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
         handle.shutdown().await;
         if let Some(ns) = namesrv {
@@ -108,25 +108,4 @@ fn main() -> ExitCode {
         }
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

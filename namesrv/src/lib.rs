@@ -182,3 +182,25 @@ pub fn start_on(listener: tokio::net::TcpListener, config: NamesrvConfig) -> Nam
         scan,
     }
 }
+
+/// Resolves on SIGINT or SIGTERM: how both binaries (`mqnamesrv`, `mqbroker`) wait to shut down.
+pub async fn wait_for_shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -83,30 +83,9 @@ fn main() -> ExitCode {
             "The Name Server boot success. serializeType=JSON, address {}",
             handle.local_addr()
         );
-        wait_for_signal().await;
+        namesrv::wait_for_shutdown_signal().await;
         tracing::info!("shutting down");
         handle.shutdown().await;
         ExitCode::SUCCESS
     })
-}
-
-async fn wait_for_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
