@@ -4,12 +4,13 @@
 //!
 //! Invariants: a pending call is removed exactly once (by its response, its timeout, or the
 //! close); closing fails every pending call; the writer queue is bounded, so a peer that stops
-//! reading blocks its own senders instead of growing memory.
+//! reading blocks its own senders instead of growing memory. A failed write does not drop what
+//! the peer already sent: the reader goes on until the peer's EOF (or a short grace period).
 
 use std::collections::HashMap;
 use std::io::IoSlice;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -84,6 +85,9 @@ struct Inner {
     pending: Mutex<HashMap<i32, oneshot::Sender<RemotingCommand>>>,
     next_opaque: AtomicI32,
     closed: CancellationToken,
+    /// The socket refused a write: nothing more is sent, but requests the peer wrote before
+    /// it went away are still read and served (a client's last oneway offset commits, say).
+    write_failed: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Channel {
@@ -162,9 +166,16 @@ impl Channel {
                 pending: Mutex::new(HashMap::new()),
                 next_opaque: AtomicI32::new(1),
                 closed,
+                write_failed: Arc::new(AtomicBool::new(false)),
             }),
         };
-        tokio::spawn(write_loop(write, rx, channel.inner.closed.clone(), peer));
+        tokio::spawn(write_loop(
+            write,
+            rx,
+            channel.inner.closed.clone(),
+            channel.inner.write_failed.clone(),
+            peer,
+        ));
         let reader = channel.clone();
         tokio::spawn(async move {
             reader
@@ -240,8 +251,9 @@ impl Channel {
         self.inner.peer
     }
 
+    /// Closed, or no longer writable (a write to the socket failed).
     pub fn is_closed(&self) -> bool {
-        self.inner.closed.is_cancelled()
+        self.inner.closed.is_cancelled() || self.inner.write_failed.load(Ordering::Acquire)
     }
 
     /// Closes the connection; pending calls fail.
@@ -378,10 +390,15 @@ impl Drop for PendingGuard<'_> {
 /// Most commands gathered into one vectored write.
 const WRITE_BATCH: usize = 64;
 
+/// After a failed write, how long the reader may go on draining what the peer sent before the
+/// connection is closed anyway (normally the peer's EOF or reset ends it first).
+const WRITE_FAILED_GRACE: Duration = Duration::from_secs(2);
+
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut write: W,
     mut rx: mpsc::Receiver<Queued>,
     closed: CancellationToken,
+    write_failed: Arc<AtomicBool>,
     peer: SocketAddr,
 ) {
     let mut chunks: Vec<Bytes> = Vec::with_capacity(WRITE_BATCH * 2);
@@ -409,9 +426,22 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         };
         held.clear();
         if let Err(e) = res {
-            tracing::debug!(%peer, error = %e, "write failed; closing connection");
-            closed.cancel();
-            break;
+            tracing::debug!(%peer, error = %e, "write failed; reading what the peer sent, then closing");
+            write_failed.store(true, Ordering::Release);
+            let grace = tokio::time::sleep(WRITE_FAILED_GRACE);
+            tokio::pin!(grace);
+            loop {
+                tokio::select! {
+                    _ = closed.cancelled() => break,
+                    _ = &mut grace => {
+                        closed.cancel();
+                        break;
+                    }
+                    // Queued commands are dropped, releasing their write budget.
+                    q = rx.recv() => if q.is_none() { break },
+                }
+            }
+            return;
         }
     }
     let _ = write.shutdown().await;
@@ -464,4 +494,119 @@ async fn write_all_vectored<W: AsyncWrite + Unpin>(
     chunks.clear();
     // A no-op on TCP; a TLS session sends what it still buffers.
     w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::protocol::ext_fields::ExtFields;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncWriteExt, DuplexStream, ReadBuf};
+
+    /// Reads from an in-memory pipe; every write fails as on a socket the peer has reset.
+    struct WritesFail(DuplexStream);
+
+    impl AsyncRead for WritesFail {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.0).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for WritesFail {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            _: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into()))
+        }
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Answers every request and records its code.
+    struct Answering(tokio::sync::mpsc::UnboundedSender<i32>);
+
+    impl InboundHandler for Answering {
+        fn on_request(&self, channel: &Channel, request: RemotingCommand) {
+            let _ = self.0.send(request.code);
+            if !request.is_oneway() {
+                let ch = channel.clone();
+                tokio::spawn(async move {
+                    let _ = ch.send(RemotingCommand::response_to(&request, 0, None)).await;
+                });
+            }
+        }
+    }
+
+    fn addr() -> SocketAddr {
+        "127.0.0.1:1".parse().unwrap()
+    }
+
+    #[tokio::test]
+    async fn requests_sent_before_a_failed_write_are_still_served() {
+        let (ours, mut peer) = tokio::io::duplex(64 * 1024);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let ch = Channel::spawn_io(
+            WritesFail(ours),
+            addr(),
+            ChannelConfig::default(),
+            Arc::new(Answering(tx)),
+            CancellationToken::new(),
+        );
+        peer.write_all(&RemotingCommand::request(10, ExtFields::default()).encode_frame())
+            .await
+            .unwrap();
+        assert_eq!(rx.recv().await, Some(10));
+        // The answer to request 10 cannot be written: the channel stops sending ...
+        tokio::time::timeout(Duration::from_secs(2), async {
+            while !ch.is_closed() {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .expect("a failed write marks the channel closed for senders");
+        assert!(ch.send(RemotingCommand::request(1, ExtFields::default())).await.is_err());
+        // ... but what the peer wrote before going away (a last oneway commit) is still read.
+        let mut oneway = RemotingCommand::request(15, ExtFields::default());
+        oneway.mark_oneway();
+        peer.write_all(&oneway.encode_frame()).await.unwrap();
+        assert_eq!(rx.recv().await, Some(15));
+        drop(peer);
+        tokio::time::timeout(Duration::from_secs(1), ch.closed())
+            .await
+            .expect("the peer's EOF closes the channel");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_write_closes_the_channel_after_a_grace_period() {
+        let (ours, mut peer) = tokio::io::duplex(64 * 1024);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let ch = Channel::spawn_io(
+            WritesFail(ours),
+            addr(),
+            ChannelConfig::default(),
+            Arc::new(Answering(tx)),
+            CancellationToken::new(),
+        );
+        peer.write_all(&RemotingCommand::request(10, ExtFields::default()).encode_frame())
+            .await
+            .unwrap();
+        assert_eq!(rx.recv().await, Some(10));
+        // The peer stays connected but silent: the grace period ends the connection.
+        tokio::time::timeout(WRITE_FAILED_GRACE + Duration::from_secs(1), ch.closed())
+            .await
+            .expect("closed after the grace period");
+        drop(peer);
+    }
 }
