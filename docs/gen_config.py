@@ -18,6 +18,7 @@ NOTES = {
     "needWaitForService": "Refuse route queries for waitSecondsForService after start. Changeable at run time.",
     "scanNotActiveBrokerInterval": "How often brokers without a heartbeat within their timeout (120 s) are expired (ms).",
     "serverChannelMaxIdleTimeSeconds": "Connections idle this long are closed.",
+    "logLevel": "Ours (Java sets levels in its logback file): the log filter, e.g. `info`, `warn` or `info,broker=debug` (tracing's EnvFilter syntax). The RUST_LOG environment variable overrides it. An invalid value is refused at start, naming the key. Read at start only.",
     # broker
     "namesrvAddr": "Nameservers, `host:port;host:port`. Also `-n` and the NAMESRV_ADDR environment variable. When none is set, `mqbroker` starts an embedded nameserver on 9876.",
     "brokerIP1": "Address clients use to reach this broker, registered with the nameservers and written into message ids. Default 127.0.0.1 or the BROKER_IP1 environment variable (Java picks a local address).",

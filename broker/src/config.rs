@@ -122,6 +122,8 @@ fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
         ("metricsExporterType", s("DISABLE")),
         ("metricsPromExporterHost", s("")),
         ("metricsPromExporterPort", s("5557")),
+        // Ours: the default log filter (Java sets levels in its logback file; RUST_LOG overrides).
+        ("logLevel", s("info")),
     ]
 }
 

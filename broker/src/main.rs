@@ -22,13 +22,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .init();
     let args = Args::parse();
     let mut props = match &args.config_file {
         Some(path) => match std::fs::read_to_string(path) {
@@ -50,6 +43,10 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
+    if let Err(e) = namesrv::logging::init(&config.props.string(namesrv::logging::LOG_LEVEL_KEY)) {
+        eprintln!("{e}");
+        return ExitCode::from(255);
+    }
     for key in unknown {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }

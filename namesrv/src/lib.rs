@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod kv_config;
+pub mod logging;
 pub mod metrics;
 pub mod processor;
 pub mod register_body;

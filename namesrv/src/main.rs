@@ -20,20 +20,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_target(false)
-        .init();
     let args = Args::parse();
     let props = match &args.config_file {
         Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => {
-                tracing::info!(path = %path.display(), "load config properties file OK");
-                remoting::properties::parse(&text)
-            }
+            Ok(text) => remoting::properties::parse(&text),
             Err(e) => {
                 eprintln!("cannot read config file {}: {e}", path.display());
                 return ExitCode::from(255);
@@ -48,6 +38,13 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
+    if let Err(e) = namesrv::logging::init(&config.props.string(namesrv::logging::LOG_LEVEL_KEY)) {
+        eprintln!("{e}");
+        return ExitCode::from(255);
+    }
+    if let Some(path) = &args.config_file {
+        tracing::info!(path = %path.display(), "load config properties file OK");
+    }
     for key in unknown.into_iter().filter(|k| !k.starts_with("metrics")) {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }
