@@ -82,8 +82,7 @@ pub async fn process(
     properties = props::set_property(&properties, keys::WAIT, "false");
     // Java keeps the stored ORIGIN_MESSAGE_ID, else takes the looked-up message's id, which is its
     // offset message id (the header's originMsgId, the client's unique key, is not used).
-    if props::get_property(&properties, keys::ORIGIN_MESSAGE_ID)
-        .map_or(true, |v| v.trim().is_empty())
+    if props::get_property(&properties, keys::ORIGIN_MESSAGE_ID).is_none_or(|v| v.trim().is_empty())
     {
         properties = props::set_property(
             &properties,
