@@ -1,6 +1,7 @@
 //! Bad input on the delivery paths, answered as the Java broker (4.9.8 / 5.3.x) answers it, and
-//! the broker keeps serving afterwards: a delay level above the configured ones (clamped to the
-//! last), zero or negative (not delayed); END_TRANSACTION for a half that does not exist;
+//! the broker keeps serving afterwards (checked against the Java 5.5.0 broker through the
+//! harness's raw remoting client): a delay level above the configured ones (clamped to the last),
+//! zero or negative (not delayed), not a number (refused); END_TRANSACTION for a half that does not exist;
 //! CONSUMER_SEND_MSG_BACK for an offset that holds no message (the retry topic is created first,
 //! as in Java) and the shape of a good send-back copy; a malformed SQL92 subscription at heartbeat
 //! and at pull time.
@@ -214,6 +215,35 @@ async fn delay_levels_out_of_range() {
         assert_eq!(wait_pull(&c, &addr, topic, 0, 1).await.len(), 1);
         assert!(t0.elapsed() < Duration::from_millis(900), "level {level}");
     }
+    // Not a decimal int: Java's Integer.parseInt fails inside the put, the send is refused with
+    // the exception as remark (as the Java 5.5.0 broker on JDK 17 answers); nothing is stored.
+    for bad in ["abc", " 2", "99999999999", "1.5"] {
+        let r = c
+            .invoke(&addr, send("TopicBad", &props(&[("DELAY", bad)]), bad), T)
+            .await
+            .unwrap();
+        assert_eq!(r.code, response_code::SYSTEM_ERROR, "{bad:?}");
+        assert_eq!(
+            r.remark,
+            Some(format!(
+                "java.lang.NumberFormatException: For input string: \"{bad}\", \
+                 java.base/java.lang.NumberFormatException.forInputString(NumberFormatException.java:67)"
+            ))
+        );
+    }
+    // An empty value is no property for Java: stored at once.
+    let r = c
+        .invoke(
+            &addr,
+            send("TopicBad", &props(&[("DELAY", "")]), "empty"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let got = wait_pull(&c, &addr, "TopicBad", 0, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].1, b"empty");
     // The clamped one is delivered at the last level's time.
     let got = wait_pull(&c, &addr, "TopicBig", 0, 1).await;
     assert_eq!(got.len(), 1);
@@ -319,11 +349,10 @@ async fn send_back_of_an_offset_without_a_message() {
     let offset_msg_id = r.ext("msgId").unwrap().to_string();
     let (_, phy) = store::message::parse_offset_msg_id(&offset_msg_id).unwrap();
 
-    // Past the end, negative, and inside the first record: Java's lookMessageByOffset finds
-    // nothing; SYSTEM_ERROR with the offset in the remark. The retry topic was created before
-    // the lookup, as in Java.
+    // Past the end and negative: Java's lookMessageByOffset finds nothing; SYSTEM_ERROR with the
+    // offset in the remark. The retry topic was created before the lookup, as in Java.
     assert!(!topic_names(&c, &addr).await.contains("%RETRY%cg-missing"));
-    for offset in [1_000_000_000i64, -1, phy + 7] {
+    for offset in [1_000_000_000i64, -1] {
         let r = c
             .invoke(&addr, send_back("cg-missing", offset, 0), T)
             .await
@@ -335,6 +364,13 @@ async fn send_back_of_an_offset_without_a_message() {
         );
     }
     assert!(topic_names(&c, &addr).await.contains("%RETRY%cg-missing"));
+    // Inside a record: SYSTEM_ERROR too (Java reads a size from the middle of the record and
+    // answers with whatever exception that gives; ours finds no record there).
+    let r = c
+        .invoke(&addr, send_back("cg-missing", phy + 7, 0), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SYSTEM_ERROR);
 
     // A good one with a negative level goes straight to the DLQ, shaped as Java shapes it.
     let r = c
