@@ -124,12 +124,30 @@ pub async fn process(
             }
             crate::transaction::to_half(&mut msg);
         } else {
+            check_delay_level(&msg.properties)?;
             crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
         }
         let r = broker.store.put_message(msg).await;
         return Ok(Some(answer(&broker, &req, r, &topic, queue_id, Some(uniq))));
     };
     Ok(Some(answer(&broker, &req, result, &topic, queue_id, None)))
+}
+
+/// Java reads a (non-transactional) message's DELAY with `Integer.parseInt` while storing it: a
+/// value that is not a decimal int (no blanks, optional sign, in range) fails the send with
+/// SYSTEM_ERROR and the exception as remark (`UtilAll.exceptionSimpleDesc`, JDK 17 frame). An
+/// empty value is no property at all for Java.
+fn check_delay_level(properties: &str) -> BrokerResult<()> {
+    match props::get_property(properties, keys::DELAY) {
+        Some(v) if !v.is_empty() && v.parse::<i32>().is_err() => Err(BrokerError::refused(
+            response_code::SYSTEM_ERROR,
+            format!(
+                "java.lang.NumberFormatException: For input string: \"{v}\", \
+                 java.base/java.lang.NumberFormatException.forInputString(NumberFormatException.java:67)"
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Java `msgCheck`: the topic's config, created from the default topic when allowed.

@@ -2,6 +2,9 @@
 //! it to the group's retry topic `%RETRY%<group>` with a delay level (3 + reconsume times when
 //! the client leaves it to the broker), or to the dead letter queue `%DLQ%<group>` once the
 //! group's max reconsume times are used up (or the client asks with a negative level).
+//! As Java: the copy keeps the original's properties plus RETRY_TOPIC (first topic),
+//! ORIGIN_MESSAGE_ID (the first original's offset message id) and DELAY (0 on a DLQ copy); the
+//! reconsume count lives in the record's RECONSUMETIMES field only.
 
 use std::sync::Arc;
 
@@ -43,16 +46,32 @@ pub async fn process(
             None,
         )));
     }
+    // As Java: the retry topic exists (and must be writeable) before the message is looked up.
+    let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
+    let retry_tc = broker.topics.create_in_send_back(
+        &retry,
+        group.retry_queue_nums,
+        perm::READ | perm::WRITE,
+        0,
+    );
+    if !perm::is_writeable(retry_tc.perm) {
+        return Err(BrokerError::refused(
+            response_code::NO_PERMISSION,
+            format!("the topic[{retry}] sending message is forbidden"),
+        ));
+    }
     let Some(record) = broker.store.look_message_by_offset(h.offset) else {
         return Err(BrokerError::refused(
             response_code::SYSTEM_ERROR,
             format!("look message by offset failed, {}", h.offset),
         ));
     };
+    // Java's lookup answers null for a record it cannot decode: the same refusal.
     let original = decode_message(&record, false).map_err(|e| {
+        tracing::warn!(offset = h.offset, error = %e, "send back: the record at the offset does not decode");
         BrokerError::refused(
             response_code::SYSTEM_ERROR,
-            format!("look message by offset failed, {}: {e}", h.offset),
+            format!("look message by offset failed, {}", h.offset),
         )
     })?;
 
@@ -61,13 +80,15 @@ pub async fn process(
         props::append_property(&mut properties, keys::RETRY_TOPIC, original.topic);
     }
     properties = props::set_property(&properties, keys::WAIT, "false");
-    if props::get_property(&properties, keys::ORIGIN_MESSAGE_ID).is_none() {
-        let origin = h
-            .origin_msg_id
-            .clone()
-            .filter(|m| !m.is_empty())
-            .unwrap_or_else(|| original.offset_msg_id());
-        props::append_property(&mut properties, keys::ORIGIN_MESSAGE_ID, &origin);
+    // Java keeps the stored ORIGIN_MESSAGE_ID, else takes the looked-up message's id, which is its
+    // offset message id (the header's originMsgId, the client's unique key, is not used).
+    if props::get_property(&properties, keys::ORIGIN_MESSAGE_ID).is_none_or(|v| v.trim().is_empty())
+    {
+        properties = props::set_property(
+            &properties,
+            keys::ORIGIN_MESSAGE_ID,
+            &original.offset_msg_id(),
+        );
     }
     let mut max_reconsume = group.retry_max_times;
     if req.version >= 121 {
@@ -86,41 +107,17 @@ pub async fn process(
         tracing::info!(group = %h.group, reconsume, max_reconsume, "message goes to the dead letter queue");
         (dlq, 0, 0)
     } else {
-        let retry = format!("{RETRY_GROUP_TOPIC_PREFIX}{}", h.group);
-        let tc = broker.topics.create_in_send_back(
-            &retry,
-            group.retry_queue_nums,
-            perm::READ | perm::WRITE,
-            0,
-        );
-        if !perm::is_writeable(tc.perm) {
-            return Err(BrokerError::refused(
-                response_code::NO_PERMISSION,
-                format!("the topic[{retry}] sending message is forbidden"),
-            ));
-        }
         let level = if h.delay_level == 0 {
             3 + reconsume
         } else {
             h.delay_level
         };
-        let qid = (original.queue_offset.unsigned_abs() % tc.write_queue_nums.max(1) as u64) as i32;
+        let qid =
+            (original.queue_offset.unsigned_abs() % retry_tc.write_queue_nums.max(1) as u64) as i32;
         (retry, qid, level)
     };
-    properties = props::remove_property(&properties, keys::DELAY);
-    if delay_level > 0 {
-        props::append_property(&mut properties, keys::DELAY, &delay_level.to_string());
-    }
-    properties = props::set_property(
-        &properties,
-        keys::RECONSUME_TIME,
-        &(reconsume + 1).to_string(),
-    );
-    properties = props::set_property(
-        &properties,
-        keys::MAX_RECONSUME_TIMES,
-        &max_reconsume.to_string(),
-    );
+    // Java sets the level on the copy in both cases: DELAY=0 stays on a DLQ message.
+    properties = props::set_property(&properties, keys::DELAY, &delay_level.to_string());
 
     let mut msg = MessageExtBrokerInner::new(
         topic,

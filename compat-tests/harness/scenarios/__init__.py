@@ -3,5 +3,6 @@
 from . import clients, mqadmin  # noqa: F401  (registration side effects, in this order)
 from . import fixtures  # noqa: F401,E402  (wire and store fixtures, issues 2 and 3)
 from . import broker_core  # noqa: F401,E402  (official clients against our broker, issue 4)
+from . import delivery  # noqa: F401,E402  (retry/DLQ, delay, transactions, orderly, queries, issue 5)
 from . import sql92  # noqa: F401,E402  (SQL92 property filtering, official Java clients against our broker)
 from . import security  # noqa: F401,E402  (ACL 1.0 and TLS, official Java clients against our broker)

@@ -6,7 +6,8 @@ import java.util.Arrays;
  * Entry point of the broker-core scenarios (issue 4): {@code java -cp ... compat.Core <case> [--key value]...}.
  *
  * <p>Cases: {@code send-modes}, {@code groups} ({@code --mode clustering|broadcasting}), {@code lite-pull}
- * ({@code --mode subscribe|assign}), {@code ordered}, {@code tags}, {@code restart}, {@code bulk}; see the class of
+ * ({@code --mode subscribe|assign}), {@code ordered}, {@code tags}, {@code restart}, {@code bulk}, and the delivery cases {@code retry-dlq},
+ * {@code delay}, {@code transaction}, {@code orderly-lock}, {@code queries} ({@link CoreDelivery}); see the class of
  * each. Every case takes {@code --ns}, {@code --broker} (the broker address, topics are created there),
  * {@code --broker-name} and {@code --timeout-ms}.
  *
@@ -49,6 +50,21 @@ public final class Core {
                     break;
                 case "bulk":
                     CoreBulk.run(args);
+                    break;
+                case "retry-dlq":
+                    CoreDelivery.retryDlq(args);
+                    break;
+                case "delay":
+                    CoreDelivery.delay(args);
+                    break;
+                case "transaction":
+                    CoreDelivery.transaction(args);
+                    break;
+                case "orderly-lock":
+                    CoreDelivery.orderlyLock(args);
+                    break;
+                case "queries":
+                    CoreDelivery.queries(args);
                     break;
                 default:
                     throw new CoreSupport.Failure("unknown case " + argv[0]);
