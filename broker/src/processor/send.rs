@@ -72,6 +72,7 @@ pub async fn process(
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
+    properties = super::msg_context::with_region_and_trace(properties, s);
     if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
     }
@@ -133,7 +134,7 @@ pub async fn process(
 }
 
 /// Java `msgCheck`: the topic's config, created from the default topic when allowed.
-fn check(
+pub(super) fn check(
     broker: &Broker,
     channel: &Channel,
     req: &RemotingCommand,
@@ -288,7 +289,7 @@ fn answer(
 
 static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn random_below(n: i32) -> i32 {
+pub(super) fn random_below(n: i32) -> i32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
