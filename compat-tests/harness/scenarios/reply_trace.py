@@ -30,8 +30,11 @@ def _case(client: str, case: str, key: str, opts: dict[str, object]):
 
 
 for _client in CLIENTS:
+    _opts: dict[str, object] = {"n": 10}
+    if _client.startswith("java-"):
+        _opts["cluster"] = config.CLUSTER_NAME  # go/reply.go: DefaultCluster, fixed
     scenario(f"broker/{_client}/request-reply", tags=("broker", "core", "reply", _client.split("-")[0]),
-             clusters=(CORE,))(_case(_client, "reply", CORE, {"n": 10, "cluster": config.CLUSTER_NAME}))
+             clusters=(CORE,))(_case(_client, "reply", CORE, _opts))
 
 for _v in JAVA_VERSIONS:
     scenario(f"broker/java-{_v}/msg-trace", tags=("broker", "core", "trace", "java"),
