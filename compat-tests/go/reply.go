@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/rocketmq-client-go/v2/consumer"
@@ -38,6 +39,7 @@ func coreReply(o coreOpts) error {
 	}
 	var mu sync.Mutex
 	var errs []string
+	var warmedUp atomic.Bool
 	c, err := corePushConsumer(o, "CG_"+topic, "core-responder-"+o.run)
 	if err != nil {
 		return err
@@ -45,7 +47,8 @@ func coreReply(o coreOpts) error {
 	err = c.Subscribe(topic, consumer.MessageSelector{}, func(ctx context.Context, msgs ...*primitive.MessageExt) (consumer.ConsumeResult, error) {
 		for _, m := range msgs {
 			if consumer.GetReplyToClient(m) == "" {
-				continue // the requester's warm-up message
+				warmedUp.Store(true) // the requester's warm-up message: no reply
+				continue
 			}
 			reply, err := consumer.CreateReplyMessage(m, nil)
 			if err == nil {
@@ -93,6 +96,12 @@ func coreReply(o coreOpts) error {
 	// "channel of <client> not found").
 	if _, err := requester.SendSync(context.Background(), primitive.NewMessage(topic, []byte("warm-up"))); err != nil {
 		return fmt.Errorf("warm-up send: %w", err)
+	}
+	for !warmedUp.Load() {
+		if time.Now().After(o.deadline) {
+			return fmt.Errorf("the responder never consumed the warm-up message")
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	t0 := time.Now()
 	for i := 0; i < o.n; i++ {
