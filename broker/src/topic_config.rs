@@ -288,6 +288,45 @@ fn bump(v: &mut DataVersion) {
 mod tests {
     use super::*;
 
+    fn load_with(dir: &std::path::Path, extra: &[(&str, &str)]) -> TopicConfigManager {
+        let mut props: std::collections::BTreeMap<String, String> = extra
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        props.insert("storePathRootDir".into(), dir.display().to_string());
+        let (cfg, _) = crate::config::BrokerConfig::from_properties(props).unwrap();
+        TopicConfigManager::load(&cfg.settings().unwrap())
+    }
+
+    /// Java `TopicConfigManager`: `<cluster>_REPLY_TOPIC` always, the trace topic only with
+    /// `traceTopicEnable`, both with one queue and read/write permission.
+    #[test]
+    fn reply_and_trace_topics_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = load_with(dir.path(), &[("brokerClusterName", "C1")]);
+        let reply = m.select("C1_REPLY_TOPIC").unwrap();
+        assert_eq!(
+            (reply.read_queue_nums, reply.write_queue_nums, reply.perm),
+            (1, 1, 6)
+        );
+        assert!(m.select("RMQ_SYS_TRACE_TOPIC").is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let m = load_with(
+            dir.path(),
+            &[
+                ("traceTopicEnable", "true"),
+                ("msgTraceTopicName", "MY_TRACE"),
+            ],
+        );
+        let trace = m.select("MY_TRACE").unwrap();
+        assert_eq!(
+            (trace.read_queue_nums, trace.write_queue_nums, trace.perm),
+            (1, 1, 6)
+        );
+        assert!(m.select("DefaultCluster_REPLY_TOPIC").is_some());
+    }
+
     #[test]
     fn validates_topic_names_like_java() {
         assert!(validate_topic("Topic_A-1%|x").is_none());

@@ -1,5 +1,5 @@
-//! Producer groups: the connections of each producer group, for transaction checks and the
-//! producer connection listings.
+//! Producer groups: the connections of each producer group, for transaction checks, the
+//! producer connection listings and replies pushed to a requester by client id.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -58,6 +58,19 @@ impl ProducerManager {
             m.retain(|_, c| now.duration_since(c.last_update) <= timeout);
         }
         g.retain(|_, m| !m.is_empty());
+    }
+
+    /// The connection of the producer client `client_id` in any group (Java `findChannel`):
+    /// the most recently heard of when it has several open.
+    pub fn find_channel(&self, client_id: &str) -> Option<Channel> {
+        self.groups
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .flat_map(|m| m.values())
+            .filter(|c| c.client_id == client_id && !c.channel.is_closed())
+            .max_by_key(|c| c.last_update)
+            .map(|c| c.channel.clone())
     }
 
     pub fn channels(&self, group: &str) -> Vec<ClientChannelInfo> {

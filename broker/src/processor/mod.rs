@@ -9,9 +9,11 @@ mod client_manage;
 mod consumer_manage;
 mod end_transaction;
 mod lock;
+mod msg_context;
 mod offset_query;
 mod pull;
 mod query;
+mod reply;
 mod send;
 mod send_back;
 
@@ -72,6 +74,7 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         handler(&broker, send::process),
         Some(10_000),
     );
+    t.register(reply::CODES, handler(&broker, reply::process), Some(10_000));
     if !vip {
         t.register(
             &[rc::PULL_MESSAGE, rc::LITE_PULL_MESSAGE],

@@ -72,6 +72,7 @@ pub async fn process(
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
+    properties = super::msg_context::with_region_and_trace(properties, s);
     if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
     }
@@ -151,7 +152,7 @@ fn check_delay_level(properties: &str) -> BrokerResult<()> {
 }
 
 /// Java `msgCheck`: the topic's config, created from the default topic when allowed.
-fn check(
+pub(super) fn check(
     broker: &Broker,
     channel: &Channel,
     req: &RemotingCommand,
@@ -306,7 +307,7 @@ fn answer(
 
 static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);
 
-fn random_below(n: i32) -> i32 {
+pub(super) fn random_below(n: i32) -> i32 {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())

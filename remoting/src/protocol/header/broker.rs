@@ -70,6 +70,27 @@ impl SendMessageRequestHeader {
 }
 
 command_header! {
+    /// PUSH_REPLY_MESSAGE_TO_CLIENT (326), broker to the requesting client: the reply's send
+    /// header plus where and when the broker received it.
+    pub struct ReplyMessageRequestHeader {
+        producer_group: String => "producerGroup",
+        topic: String => "topic",
+        default_topic: String => "defaultTopic",
+        default_topic_queue_nums: i32 => "defaultTopicQueueNums",
+        queue_id: i32 => "queueId",
+        sys_flag: i32 => "sysFlag",
+        born_timestamp: i64 => "bornTimestamp",
+        flag: i32 => "flag",
+        properties: Option<String> => "properties",
+        reconsume_times: Option<i32> => "reconsumeTimes",
+        unit_mode: bool => "unitMode",
+        born_host: String => "bornHost",
+        store_host: String => "storeHost",
+        store_timestamp: i64 => "storeTimestamp",
+    }
+}
+
+command_header! {
     /// Response to the send requests.
     pub struct SendMessageResponseHeader {
         msg_id: String => "msgId",

@@ -6,8 +6,9 @@ import java.util.Arrays;
  * Entry point of the broker-core scenarios (issue 4): {@code java -cp ... compat.Core <case> [--key value]...}.
  *
  * <p>Cases: {@code send-modes}, {@code groups} ({@code --mode clustering|broadcasting}), {@code lite-pull}
- * ({@code --mode subscribe|assign}), {@code ordered}, {@code tags}, {@code restart}, {@code bulk}, and the delivery cases {@code retry-dlq},
- * {@code delay}, {@code transaction}, {@code orderly-lock}, {@code queries} ({@link CoreDelivery}); see the class of
+ * ({@code --mode subscribe|assign}), {@code ordered}, {@code tags}, {@code restart}, {@code bulk}, {@code reply}, {@code trace},
+ * and the delivery cases {@code retry-dlq}, {@code delay}, {@code transaction}, {@code orderly-lock}, {@code queries}
+ * ({@link CoreDelivery}); see the class of
  * each. Every case takes {@code --ns}, {@code --broker} (the broker address, topics are created there),
  * {@code --broker-name} and {@code --timeout-ms}.
  *
@@ -65,6 +66,12 @@ public final class Core {
                     break;
                 case "queries":
                     CoreDelivery.queries(args);
+                    break;
+                case "reply":
+                    CoreReply.run(args);
+                    break;
+                case "trace":
+                    CoreTrace.run(args);
                     break;
                 default:
                     throw new CoreSupport.Failure("unknown case " + argv[0]);
