@@ -543,7 +543,9 @@ mod tests {
             if !request.is_oneway() {
                 let ch = channel.clone();
                 tokio::spawn(async move {
-                    let _ = ch.send(RemotingCommand::response_to(&request, 0, None)).await;
+                    let _ = ch
+                        .send(RemotingCommand::response_to(&request, 0, None))
+                        .await;
                 });
             }
         }
@@ -576,7 +578,10 @@ mod tests {
         })
         .await
         .expect("a failed write marks the channel closed for senders");
-        assert!(ch.send(RemotingCommand::request(1, ExtFields::default())).await.is_err());
+        assert!(ch
+            .send(RemotingCommand::request(1, ExtFields::default()))
+            .await
+            .is_err());
         // ... but what the peer wrote before going away (a last oneway commit) is still read.
         let mut oneway = RemotingCommand::request(15, ExtFields::default());
         oneway.mark_oneway();
