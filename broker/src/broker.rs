@@ -187,6 +187,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         &settings.store_root,
         settings.timer,
         Duration::from_millis(timer_flush_ms),
+        &store,
     );
     let transactions = crate::transaction::TransactionalMessageService::new(
         crate::transaction::TransactionSettings::from_config(&config)?,

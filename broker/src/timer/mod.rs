@@ -69,9 +69,26 @@ pub fn now_ms() -> i64 {
 
 impl TimerMessageService {
     /// Reads the progress point (or its `.bak`); a missing file means "everything pending".
-    pub fn load(store_root: &Path, settings: TimerSettings, flush_interval: Duration) -> Self {
+    /// An admission cursor beyond the recovered queue (a CommitLog tail lost in a crash) is
+    /// pulled back, so messages written after the restart at those offsets are not skipped.
+    pub fn load(
+        store_root: &Path,
+        settings: TimerSettings,
+        flush_interval: Duration,
+        store: &store::MessageStore,
+    ) -> Self {
         let path = persist::config_dir(store_root).join("timerProgress.json");
-        let loaded: Progress = persist::load(&path).unwrap_or_default();
+        let mut loaded: Progress = persist::load(&path).unwrap_or_default();
+        let max = store.max_offset_in_queue(TIMER_TOPIC, 0);
+        if loaded.enqueue_offset > max {
+            tracing::warn!(
+                progress = loaded.enqueue_offset,
+                max,
+                "timer progress beyond the timer queue; pulled back"
+            );
+            loaded.enqueue_offset = max;
+            loaded.scan_from = loaded.scan_from.min(max);
+        }
         TimerMessageService {
             settings,
             flush_interval,
@@ -370,7 +387,7 @@ async fn run(broker: Arc<Broker>) {
             match deliver_one(&broker).await {
                 Delivered::Next => {
                     delivered += 1;
-                    if delivered % 64 == 0 {
+                    if delivered.is_multiple_of(64) {
                         tokio::task::yield_now().await;
                     }
                 }
