@@ -282,7 +282,7 @@ async fn java_refusals_and_immediate_delivery() {
             .unwrap();
         assert_eq!(r.code, response_code::SUCCESS);
     }
-    assert_eq!(pull_all(&c, &addr, "TopicR", 1).await.len(), 2);
+    assert_eq!(wait_for(&c, &addr, "TopicR", 2, T).await.len(), 2);
 
     // Batches: a DELAY level (or timer keys) in the batch's properties is MESSAGE_ILLEGAL.
     let batch = store::message::encode_batch([(0, &b"a"[..], ""), (0, &b"b"[..], "")]);
