@@ -1,6 +1,8 @@
 //! Timer messages (Java 5.x `TimerMessageStore`): a send carrying a deliver time is stored in
 //! `rmq_sys_wheel_timer` ([`rewrite`]); one task admits that topic's queue into an in-memory
-//! schedule ([`pending`]) and, once a message is due, re-puts it to `REAL_TOPIC` / `REAL_QID`
+//! schedule ([`pending`]) and, once a message is due (as in Java, one `timerPrecisionMs` after
+//! its rounded-down `TIMER_OUT_MS`: not before the requested time, at most one precision
+//! after it), re-puts it to `REAL_TOPIC` / `REAL_QID`
 //! with its body, flags, hosts and timestamps unchanged and `TIMER_ENQUEUE_MS` /
 //! `TIMER_DEQUEUE_MS` added. As in Java the delivered record keeps the properties string the
 //! timer record had (`REAL_TOPIC`, `REAL_QID`, `TIMER_OUT_MS` included); `TIMER_OUT_MS` stops
@@ -296,9 +298,12 @@ async fn deliver_one(broker: &Broker) -> Delivered {
     let Some(e) = svc.pending().peek() else {
         return Delivered::Wait(None);
     };
+    // Java's wheel hands out the slot of TIMER_OUT_MS once the clock, rounded down to the
+    // precision, has passed it: one precision after TIMER_OUT_MS, never before the deliver time.
+    let due = e.out_ms.saturating_add(svc.settings.precision_ms);
     let now = now_ms();
-    if e.out_ms > now {
-        return Delivered::Wait(Some(Duration::from_millis((e.out_ms - now) as u64)));
+    if due > now {
+        return Delivered::Wait(Some(Duration::from_millis((due - now) as u64)));
     }
     let drop_entry = |why: &str| {
         tracing::error!(
