@@ -339,3 +339,57 @@ async fn java_refusals_and_immediate_delivery() {
     c.shutdown();
     b.shutdown().await;
 }
+
+/// A kill -9 leaves a progress file older than what was delivered: after the restart nothing
+/// pending is lost (repeats of what was delivered since are allowed, at-least-once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_progress_file_repeats_but_never_loses() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let conf = [("timerFlushIntervalMs", "100")];
+    let b = start_broker(dir.path(), port, &conf).await;
+    let addr = format!("127.0.0.1:{port}");
+    let c = RemotingClient::new(ClientConfig::default());
+    for (body, sec) in [("a", "1"), ("b", "4")] {
+        let p = props(&[("TIMER_DELAY_SEC", sec)]);
+        let r = c
+            .invoke(&addr, send_one("TopicK", 1, &p, body), T)
+            .await
+            .unwrap();
+        assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    }
+    // The progress saved before anything was delivered (both admitted, both pending).
+    let file = dir.path().join("config/timerProgress.json");
+    let deadline = Instant::now() + T;
+    let stale = loop {
+        if let Ok(text) = std::fs::read_to_string(&file) {
+            if text.contains("\"enqueueOffset\": 2") {
+                break text;
+            }
+        }
+        assert!(Instant::now() < deadline, "progress never saved");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(wait_for(&c, &addr, "TopicK", 1, T).await.len(), 1);
+    c.shutdown();
+    b.shutdown().await;
+    std::fs::write(&file, stale).unwrap();
+    let _ = std::fs::remove_file(dir.path().join("config/timerProgress.json.bak"));
+
+    let b = start_broker(dir.path(), port, &conf).await;
+    let c = RemotingClient::new(ClientConfig::default());
+    let got = wait_for(&c, &addr, "TopicK", 3, Duration::from_secs(8)).await;
+    let bodies: Vec<&str> = got.iter().map(|(b, _)| b.as_str()).collect();
+    assert_eq!(
+        bodies.iter().filter(|b| **b == "b").count(),
+        1,
+        "{bodies:?}"
+    );
+    assert!(
+        bodies.iter().filter(|b| **b == "a").count() >= 1,
+        "{bodies:?}"
+    );
+    assert_eq!(b.broker.timer.pending_count(), 0);
+    c.shutdown();
+    b.shutdown().await;
+}
