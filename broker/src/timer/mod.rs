@@ -80,7 +80,9 @@ impl TimerMessageService {
         store: &store::MessageStore,
     ) -> Self {
         let path = persist::config_dir(store_root).join("timerProgress.json");
-        let mut loaded: Progress = persist::load(&path).unwrap_or_default();
+        let mut loaded: Progress = persist::load(&path)
+            .or_else(|| java_checkpoint(&persist::config_dir(store_root).join("timercheck")))
+            .unwrap_or_default();
         let max = store.max_offset_in_queue(TIMER_TOPIC, 0);
         if loaded.enqueue_offset > max {
             tracing::warn!(
@@ -161,6 +163,36 @@ impl TimerMessageService {
         if started {
             self.persist();
         }
+    }
+}
+
+/// A Java broker's `config/timercheck` (big-endian longs: last read time ms at 0, timer-queue
+/// offset enqueued up to at 16) read as a progress point, for a store a Java broker left: its
+/// wheel has delivered every enqueued message due before the read time. Messages Java rolled
+/// (delays beyond its roll window) may then arrive twice, none is lost.
+fn java_checkpoint(path: &Path) -> Option<Progress> {
+    let bytes = std::fs::read(path).ok()?;
+    let long = |at: usize| -> Option<i64> {
+        Some(i64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
+    };
+    let (read_time, queue_offset) = (long(0)?, long(16)?);
+    if read_time <= 0 || queue_offset < 0 {
+        return None;
+    }
+    tracing::info!(
+        read_time,
+        queue_offset,
+        "timer progress taken from the Java broker's timercheck"
+    );
+    Some(java_progress(read_time, queue_offset))
+}
+
+/// The progress point equivalent to Java's (read time, enqueued offset).
+fn java_progress(read_time: i64, queue_offset: i64) -> Progress {
+    Progress {
+        enqueue_offset: queue_offset,
+        scan_from: 0,
+        delivered_before: Some((read_time, i64::MIN)),
     }
 }
 
@@ -418,5 +450,31 @@ async fn run(broker: Arc<Broker>) {
             _ = &mut notified => {}
             _ = tokio::time::sleep(wait) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn java_timercheck_becomes_a_progress_point() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("timercheck");
+        let mut bytes = vec![0u8; 4096];
+        bytes[0..8].copy_from_slice(&5_000i64.to_be_bytes());
+        bytes[16..24].copy_from_slice(&7i64.to_be_bytes());
+        std::fs::write(&path, &bytes).unwrap();
+        let p = java_checkpoint(&path).unwrap();
+        assert_eq!(p, java_progress(5_000, 7));
+        // Enqueued and due before the read time: delivered by Java.
+        assert!(!p.is_pending(6, 4_000));
+        // Due at or after the read time, or not enqueued yet: pending.
+        assert!(p.is_pending(0, 5_000));
+        assert!(p.is_pending(7, 1_000));
+        std::fs::write(&path, &bytes[..20]).unwrap();
+        assert_eq!(java_checkpoint(&path), None);
+        std::fs::write(&path, vec![0u8; 4096]).unwrap();
+        assert_eq!(java_checkpoint(&path), None);
     }
 }
