@@ -41,6 +41,8 @@ pub struct Broker {
     pub stats: crate::stats::BrokerStats,
     /// Delay levels (SCHEDULE_TOPIC_XXXX delivery).
     pub schedule: crate::schedule::ScheduleMessageService,
+    /// Timer messages (rmq_sys_wheel_timer delivery).
+    pub timer: crate::timer::TimerMessageService,
     /// Half messages, END_TRANSACTION bookkeeping and the transaction check.
     pub transactions: crate::transaction::TransactionalMessageService,
     /// Compiled SQL92 subscriptions by group and topic.
@@ -141,6 +143,7 @@ impl BrokerHandle {
             s.shutdown().await;
         }
         self.broker.schedule.shutdown().await;
+        self.broker.timer.shutdown().await;
         self.broker.transactions.shutdown().await;
         self.broker.offsets.persist();
         self.broker.topics.persist();
@@ -179,6 +182,13 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         store.config().delay_levels()?,
         &store,
     );
+    let timer_flush_ms: u64 = config.props.number("timerFlushIntervalMs", 1000)?;
+    let timer = crate::timer::TimerMessageService::load(
+        &settings.store_root,
+        settings.timer,
+        Duration::from_millis(timer_flush_ms),
+        &store,
+    );
     let transactions = crate::transaction::TransactionalMessageService::new(
         crate::transaction::TransactionSettings::from_config(&config)?,
     );
@@ -199,6 +209,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         permission: std::sync::atomic::AtomicI32::new(settings.broker_permission),
         stats: Default::default(),
         schedule,
+        timer,
         transactions,
         filters: Default::default(),
         outbound: RemotingClient::new(crate::security::outbound_client_config(&tls)),
@@ -298,6 +309,9 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
             Duration::from_millis(flush_delay_offset_ms),
         );
         crate::transaction::TransactionalMessageService::start(&broker);
+        if broker.settings.timer.enable {
+            crate::timer::TimerMessageService::start(&broker);
+        }
     }
     tasks.push(tokio::spawn(namesrv_registration::run(broker.clone())));
     let b = broker.clone();

@@ -110,6 +110,10 @@ fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
             s("1s 5s 10s 30s 1m 2m 3m 4m 5m 6m 7m 8m 9m 10m 20m 30m 1h 2h"),
         ),
         ("flushDelayOffsetInterval", s("10000")),
+        ("timerWheelEnable", s("true")),
+        ("timerMaxDelaySec", s("259200")),
+        ("timerPrecisionMs", s("1000")),
+        ("timerFlushIntervalMs", s("1000")),
         ("transactionTimeOut", s("6000")),
         ("transactionCheckMax", s("15")),
         ("transactionCheckInterval", s("30000")),
@@ -165,6 +169,8 @@ pub struct BrokerSettings {
     pub max_transfer_bytes: i32,
     /// `enablePropertyFilter`: SQL92 subscriptions are served (otherwise refused as Java does).
     pub enable_property_filter: bool,
+    /// `timerWheelEnable`, `timerMaxDelaySec`, `timerPrecisionMs` (timer messages).
+    pub timer: crate::timer::TimerSettings,
 }
 
 impl BrokerSettings {
@@ -259,6 +265,11 @@ impl BrokerConfig {
             max_transfer_count: p.number("maxTransferCountOnMessageInMemory", 32)?,
             max_transfer_bytes: p.number("maxTransferBytesOnMessageInMemory", 262_144)?,
             enable_property_filter: p.bool("enablePropertyFilter"),
+            timer: crate::timer::TimerSettings {
+                enable: p.bool("timerWheelEnable"),
+                max_delay_sec: p.number("timerMaxDelaySec", 259_200)?,
+                precision_ms: p.number::<i64>("timerPrecisionMs", 1000)?.max(1),
+            },
         })
     }
 

@@ -43,6 +43,30 @@ impl BrokerError {
         }
     }
 
+    /// A timer message refused on the send path (Java `WHEEL_TIMER_MSG_ILLEGAL` ->
+    /// MESSAGE_ILLEGAL, `WHEEL_TIMER_NOT_ENABLE` -> SYSTEM_ERROR), with Java's remarks.
+    pub fn timer(
+        refusal: crate::timer::TimerRefusal,
+        settings: &crate::timer::TimerSettings,
+    ) -> Self {
+        match refusal {
+            crate::timer::TimerRefusal::Illegal => BrokerError::refused(
+                response_code::MESSAGE_ILLEGAL,
+                format!(
+                    "timer message illegal, the delay time should not be bigger than the max delay {}ms; or if set del msg, the delay time should be bigger than the current time",
+                    settings.max_delay_sec.wrapping_mul(1000)
+                ),
+            ),
+            crate::timer::TimerRefusal::NotEnabled => BrokerError::refused(
+                response_code::SYSTEM_ERROR,
+                format!(
+                    "accurate timer message is not enabled, timerWheelEnable is {}",
+                    settings.enable
+                ),
+            ),
+        }
+    }
+
     pub fn code(&self) -> i32 {
         match self {
             BrokerError::Header(_) | BrokerError::Body(_) => response_code::SYSTEM_ERROR,

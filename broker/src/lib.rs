@@ -6,7 +6,7 @@
 //! request family), `topic_config`, `subscription_group`, `consumer_offset` (the persisted
 //! JSON configs), `client` (producer/consumer connections), `long_polling`,
 //! `namesrv_registration`, `persist`, `error` (the single error -> response code mapping),
-//! `schedule` (delay levels), `transaction` (half messages and their checks) and `filter`
+//! `schedule` (delay levels), `timer` (timer messages with a deliver time), `transaction` (half messages and their checks) and `filter`
 //! (SQL92 property filtering), `acl` (ACL 1.0: plain_acl.yml accounts, request signatures and
 //! permissions, checked in front of the processors) and `security` (wiring ACL and TLS into
 //! the servers and the nameserver client).
@@ -28,6 +28,7 @@ pub mod schedule;
 pub mod security;
 pub mod stats;
 pub mod subscription_group;
+pub mod timer;
 pub mod topic_config;
 pub mod transaction;
 

@@ -126,6 +126,9 @@ impl TopicConfigManager {
         system(&format!("{}_REPLY_TOPIC", settings.cluster_name), 1, rw);
         system(TRANS_HALF_TOPIC, 1, rw);
         system(TRANS_OP_HALF_TOPIC, 1, rw);
+        if settings.timer.enable {
+            system(crate::timer::TIMER_TOPIC, 1, rw);
+        }
         let mut version = file.data_version;
         version.counter += 1;
         version.timestamp = now_ms();

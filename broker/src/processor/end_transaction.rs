@@ -95,6 +95,12 @@ pub async fn process(
     }
     if decision == Decision::Commit {
         let mut msg = end_message_transaction(&record, &half, h.commit_log_offset);
+        let timer = &broker.settings.timer;
+        if let Err(t) = crate::timer::rewrite::apply_timer(&mut msg, timer, crate::timer::now_ms())
+        {
+            svc.finish_resolve(&id, false);
+            return Err(BrokerError::timer(t, timer));
+        }
         msg.apply_delay_level(broker.schedule.max_level());
         let r = broker.store.put_message(msg).await;
         if !r.status.is_stored() {

@@ -80,6 +80,15 @@ pub async fn process(
     let store_host = s.store_host();
     let body = req.body.to_bytes();
     let result = if req.code == rc::SEND_BATCH_MESSAGE {
+        use crate::timer::rewrite::{check_batch, BatchRefusal};
+        match check_batch(&properties, sys_flag, &s.timer) {
+            Ok(()) => {}
+            Err(BatchRefusal::Illegal) => {
+                let r = PutMessageResult::refused(PutMessageStatus::MessageIllegal);
+                return Ok(Some(answer(&broker, &req, r, &topic, queue_id, None, None)));
+            }
+            Err(BatchRefusal::Timer(t)) => return Err(BrokerError::timer(t, &s.timer)),
+        }
         let batch = MessageExtBatch {
             topic: topic.clone(),
             queue_id,
@@ -126,12 +135,25 @@ pub async fn process(
             crate::transaction::to_half(&mut msg);
         } else {
             check_delay_level(&msg.properties)?;
+            crate::timer::rewrite::apply_timer(&mut msg, &s.timer, crate::timer::now_ms())
+                .map_err(|t| BrokerError::timer(t, &s.timer))?;
             crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
         }
+        let recall = recall_handle(&msg, &s.broker_name, &uniq);
         let r = broker.store.put_message(msg).await;
-        return Ok(Some(answer(&broker, &req, r, &topic, queue_id, Some(uniq))));
+        return Ok(Some(answer(
+            &broker,
+            &req,
+            r,
+            &topic,
+            queue_id,
+            Some(uniq),
+            recall,
+        )));
     };
-    Ok(Some(answer(&broker, &req, result, &topic, queue_id, None)))
+    Ok(Some(answer(
+        &broker, &req, result, &topic, queue_id, None, None,
+    )))
 }
 
 /// Java reads a (non-transactional) message's DELAY with `Integer.parseInt` while storing it: a
@@ -245,6 +267,25 @@ pub(super) fn check(
     Ok(tc)
 }
 
+/// Java 5.x `attachRecallHandle`: for a message moved to the timer topic (not a retry), the
+/// URL-safe base64 of `v1 <real topic> <broker name> <TIMER_OUT_MS + 1> <uniq id>`.
+fn recall_handle(msg: &MessageExtBrokerInner, broker_name: &str, uniq: &str) -> Option<String> {
+    use base64::Engine;
+    if msg.topic != crate::timer::TIMER_TOPIC {
+        return None;
+    }
+    let out_ms: i64 = msg
+        .property(crate::timer::rewrite::timer_keys::OUT_MS)?
+        .parse()
+        .ok()?;
+    let real = msg.property(keys::REAL_TOPIC)?;
+    if real.starts_with(RETRY_GROUP_TOPIC_PREFIX) {
+        return None;
+    }
+    let raw = format!("v1 {real} {broker_name} {} {uniq}", out_ms.wrapping_add(1));
+    Some(base64::engine::general_purpose::URL_SAFE.encode(raw.as_bytes()))
+}
+
 /// Maps a put result to the send answer (Java `handlePutMessageResult`).
 fn answer(
     broker: &Broker,
@@ -253,6 +294,7 @@ fn answer(
     topic: &str,
     queue_id: i32,
     uniq: Option<String>,
+    recall_handle: Option<String>,
 ) -> RemotingCommand {
     if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
         broker
@@ -295,6 +337,7 @@ fn answer(
             queue_offset: a.logics_offset,
             transaction_id: uniq,
             batch_uniq_id: None,
+            recall_handle,
         };
         ext = remoting::protocol::header::CommandHeader::to_ext_fields(&header);
     }

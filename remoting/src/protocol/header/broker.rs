@@ -98,6 +98,7 @@ command_header! {
         queue_offset: i64 => "queueOffset",
         transaction_id: Option<String> => "transactionId",
         batch_uniq_id: Option<String> => "batchUniqId",
+        recall_handle: Option<String> => "recallHandle",
     }
 }
 

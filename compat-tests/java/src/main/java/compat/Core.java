@@ -46,6 +46,9 @@ public final class Core {
                 case "tags":
                     CoreTags.run(args);
                     break;
+                case "timer":
+                    CoreTimer.run(args);
+                    break;
                 case "restart":
                     CoreRestart.run(args);
                     break;
