@@ -92,8 +92,14 @@ impl ConsumeQueue {
 
     /// Finds the existing files without mapping them (a store can have 100 000 queues; a file is
     /// mapped when first read or written).
+    #[cfg(test)]
     pub fn load(&self) -> Result<()> {
         self.queue.load()
+    }
+
+    /// [`Self::load`] from the queue's directory, already open.
+    pub(crate) fn load_from(&self, dir: crate::dir::DirHandle) -> Result<()> {
+        self.queue.load_from(dir)
     }
 
     fn file_size(&self) -> i64 {
