@@ -59,11 +59,26 @@ impl MappedFileQueue {
 
     /// From now on, new files come from `allocator`, which makes each file's successor in the
     /// background as soon as the file is taken into use. Requests the file after the current last
-    /// one right away. Set once; later calls are ignored.
+    /// one right away, or, for an empty queue, its first file (offset 0), so the first put of a
+    /// new store does not make a 1 GiB file and fault its first pages itself. Set once; later
+    /// calls are ignored. (Only the CommitLog has an allocator: it never uses the ConsumeQueue's
+    /// first-file flag, which allocated files do not carry.)
     pub fn set_allocator(&self, allocator: Arc<Allocator>) {
         if self.allocator.set(allocator).is_ok() {
-            if let Some(last) = self.last() {
-                self.request_after(&last);
+            match self.last() {
+                Some(last) => self.request_after(&last),
+                None => match self.fs.create_dir_all(&self.dir) {
+                    // Without its directory the request would fail; the first put then makes
+                    // the directory and the file itself.
+                    Err(e) => {
+                        tracing::warn!(dir = %self.dir.display(), error = %e, "cannot create the CommitLog directory");
+                    }
+                    Ok(()) => {
+                        if let Some(a) = self.allocator.get() {
+                            a.request(self.dir.join(file_name(0)), 0, self.file_size);
+                        }
+                    }
+                },
             }
         }
     }
@@ -224,7 +239,7 @@ impl MappedFileQueue {
         let path = self.dir.join(file_name(from));
         tracing::info!(path = %path.display(), "new mapped file (roll)");
         let mf = match self.allocator.get() {
-            Some(a) if !first_in_queue => a.take(&path, from, self.file_size),
+            Some(a) => a.take(&path, from, self.file_size),
             _ => MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue),
         }
         .map_err(|e| StoreError::io(&path, e))?;
