@@ -98,6 +98,9 @@ enum Cmd {
         /// Give up after this many seconds
         #[arg(long, default_value_t = 90.0)]
         timeout: f64,
+        /// Pause between attempts, in ms (bench/coldstart uses 1 for a finer figure)
+        #[arg(long, default_value_t = 10)]
+        interval_ms: u64,
         #[arg(long)]
         json: Option<String>,
     },
@@ -286,12 +289,16 @@ async fn offsets(at: Where, json: Option<String>) -> Result<(), BoxError> {
 struct ProbeReport {
     first_send_ms: f64,
     attempts: u64,
+    /// Wall-clock time of the accepted answer, in µs since the Unix epoch, so a caller that
+    /// started the broker can subtract its own spawn time (the probe may start earlier).
+    accepted_unix_us: u64,
 }
 
 async fn probe(
     broker: String,
     topic: String,
     timeout: f64,
+    interval_ms: u64,
     json: Option<String>,
 ) -> Result<(), BoxError> {
     let started = tokio::time::Instant::now();
@@ -324,6 +331,10 @@ async fn probe(
                 let report = ProbeReport {
                     first_send_ms: started.elapsed().as_secs_f64() * 1000.0,
                     attempts,
+                    accepted_unix_us: std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .map(|d| d.as_micros() as u64)
+                        .unwrap_or(0),
                 };
                 let line = format!(
                     "first message accepted by {broker} after {:.0} ms ({attempts} attempts)",
@@ -335,7 +346,7 @@ async fn probe(
             Err(e) => last = e.to_string(),
         }
         client.shutdown();
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(interval_ms)).await;
     }
     Err(format!("{broker} accepted no message in {timeout} s (last: {last})").into())
 }
@@ -367,8 +378,9 @@ fn main() -> ExitCode {
             broker,
             topic,
             timeout,
+            interval_ms,
             json,
-        } => rt.block_on(probe(broker, topic, timeout, json)),
+        } => rt.block_on(probe(broker, topic, timeout, interval_ms, json)),
         Cmd::Loopback {
             frame_sizes,
             duration,

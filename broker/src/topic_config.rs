@@ -152,6 +152,11 @@ impl TopicConfigManager {
         self.read().topics.get(topic).cloned()
     }
 
+    /// What a send needs from a topic's config, without cloning the config (no allocation).
+    pub fn send_view(&self, topic: &str) -> Option<SendView> {
+        self.read().topics.get(topic).map(SendView::of)
+    }
+
     pub fn contains(&self, topic: &str) -> bool {
         self.read().topics.contains_key(topic)
     }
@@ -278,6 +283,25 @@ impl TopicConfigManager {
         };
         if let Err(e) = persist::store(&self.path, &file) {
             tracing::error!(path = %self.path.display(), error = %e, "persisting topics failed");
+        }
+    }
+}
+
+/// The fields of a topic's config that the send path reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendView {
+    pub write_queue_nums: i32,
+    pub read_queue_nums: i32,
+    /// `topicFilterType` is MULTI_TAG.
+    pub multi_tag: bool,
+}
+
+impl SendView {
+    pub fn of(tc: &TopicConfig) -> Self {
+        SendView {
+            write_queue_nums: tc.write_queue_nums,
+            read_queue_nums: tc.read_queue_nums,
+            multi_tag: tc.topic_filter_type == "MULTI_TAG",
         }
     }
 }

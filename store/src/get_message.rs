@@ -139,6 +139,10 @@ impl MessageStore {
 
         let mut result =
             GetMessageResult::empty(GetMessageStatus::NoMatchedMessage, offset, min, max);
+        // One allocation each instead of a doubling per few messages.
+        let expected = max_msg_nums.min(units.len() / CQ_UNIT_SIZE as usize);
+        result.messages.reserve_exact(expected);
+        result.queue_offsets.reserve_exact(expected);
         let mut batch = Batch { count: 0, bytes: 0 };
         let mut next_phy_file_start = i64::MIN;
         let mut max_phy_pulling = 0;

@@ -3,7 +3,7 @@
 //! the two implementations. No networking lives here.
 //!
 //! Layout: [`message`] (record codec, properties, ids, batches — shared with the broker),
-//! [`fs`] (the I/O seam fault-injection tests go through), `mapped_file` (the only `unsafe`:
+//! [`fs`] (the I/O seam fault-injection tests go through), `dir` (listing by descriptor), `mapped_file` (the only `unsafe`:
 //! mmap'd files with zero-copy reads), `mapped_file_queue`, `allocate` (the next CommitLog file,
 //! made in the background),
 //! [`commit_log`], [`consume_queue`], [`index`], `dispatch` (CommitLog -> ConsumeQueue/index),
@@ -20,6 +20,7 @@ mod cleanup;
 mod commit_log;
 pub mod config;
 mod consume_queue;
+mod dir;
 mod dispatch;
 pub mod error;
 mod flush;

@@ -317,8 +317,9 @@ impl MappedFile {
 
     /// Writes zeros over the non-zero bytes of `[from, to)`, which must lie at or above the wrote
     /// position (a torn tail left by a crash), with `pread`/`pwrite` so an unmapped file stays
-    /// unmapped (the page cache keeps a mapping coherent). Holes of a sparse file are skipped
-    /// (`SEEK_DATA`) and already-zero bytes are not rewritten; the scan stops after
+    /// unmapped (the page cache keeps a mapping coherent). Only the data extents of a sparse file
+    /// are read (`SEEK_DATA`/`SEEK_HOLE`; a ConsumeQueue file of a few units is one 4 KiB block in
+    /// a 6 MB hole), already-zero bytes are not rewritten, and the scan stops after
     /// `ZERO_RUN_LIMIT` zero bytes in a row, so a preallocated file is not read to its end.
     pub fn zero_unwritten(&self, from: u32, to: u32) -> io::Result<()> {
         const ZERO_RUN_LIMIT: u32 = 4 * 1024 * 1024;
@@ -333,10 +334,12 @@ impl MappedFile {
             return Ok(());
         }
         let file = self.fs.open(&self.path, false)?;
-        let mut buf = vec![0u8; CHUNK as usize];
+        // Sized to what is read: most calls read a few KiB (the rest of one block).
+        let mut buf = Vec::new();
         let mut zero_run = 0u32;
         while pos < to && zero_run < ZERO_RUN_LIMIT {
-            // Jump over a hole, if the filesystem can tell.
+            // Jump over a hole and find where the data ends, if the filesystem can tell (one that
+            // cannot reports data everywhere, and the whole range is read).
             match rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
                 Ok(next) if next >= u64::from(to) => break,
                 Ok(next) if next > u64::from(pos) => {
@@ -346,21 +349,31 @@ impl MappedFile {
                 Err(rustix::io::Errno::NXIO) => break,
                 _ => {}
             }
-            let len = CHUNK.min(to - pos) as usize;
-            let chunk = &mut buf[..len];
-            let n = read_full_at(&file, chunk, u64::from(pos))?;
-            if n == 0 {
-                break;
+            let data_end = match rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(u64::from(pos)))
+            {
+                Ok(h) if h > u64::from(pos) => h.min(u64::from(to)) as u32,
+                _ => to,
+            };
+            while pos < data_end && zero_run < ZERO_RUN_LIMIT {
+                let len = CHUNK.min(data_end - pos) as usize;
+                if buf.len() < len {
+                    buf.resize(len, 0);
+                }
+                let chunk = &mut buf[..len];
+                let n = read_full_at(&file, chunk, u64::from(pos))?;
+                if n == 0 {
+                    return Ok(());
+                }
+                let read = &mut chunk[..n];
+                if read.iter().any(|b| *b != 0) {
+                    read.fill(0);
+                    file.write_all_at(read, u64::from(pos))?;
+                    zero_run = 0;
+                } else {
+                    zero_run += n as u32;
+                }
+                pos += n as u32;
             }
-            let read = &mut chunk[..n];
-            if read.iter().any(|b| *b != 0) {
-                read.fill(0);
-                file.write_all_at(read, u64::from(pos))?;
-                zero_run = 0;
-            } else {
-                zero_run += n as u32;
-            }
-            pos += n as u32;
         }
         Ok(())
     }
@@ -368,7 +381,8 @@ impl MappedFile {
     /// Reads the file from position 0 in `unit`-byte records, up to `limit` bytes, and hands each
     /// record to `accept` until it returns false; returns the bytes accepted (a multiple of
     /// `unit`). Reads through the mapping if there is one, else with `pread`, leaving the file
-    /// unmapped (recovery of ConsumeQueues reads a few units of each of many files this way).
+    /// unmapped (recovery of ConsumeQueues reads a few units of each of many files this way). The
+    /// file's size is not checked again (the queue's load did); a shorter file just ends the scan.
     pub fn scan_prefix(
         &self,
         unit: u32,
@@ -391,13 +405,17 @@ impl MappedFile {
             return Ok(n);
         }
         let file = self.fs.open(&self.path, false)?;
-        self.check_len(&file)?;
-        // A first small read (most queues of a big store hold a few units), then larger ones.
+        // A first read of one page (most queues of a big store hold a few units), then larger
+        // ones; the buffer grows with the reads, so a short queue zeroes no 64 KiB buffer.
         let mut chunk = (OS_PAGE_SIZE / unit).max(1) * unit;
-        let mut buf = vec![0u8; ((64 * 1024 / unit).max(1) * unit) as usize];
+        let max_chunk = (64 * 1024 / unit).max(1) * unit;
+        let mut buf = Vec::new();
         let mut pos = 0u32;
         while pos < limit {
             let len = chunk.min(limit - pos) as usize;
+            if buf.len() < len {
+                buf.resize(len, 0);
+            }
             let n = read_full_at(&file, &mut buf[..len], u64::from(pos))?;
             let whole = n - n % unit as usize;
             for rec in buf[..whole].chunks_exact(unit as usize) {
@@ -409,7 +427,7 @@ impl MappedFile {
             if whole < len {
                 break;
             }
-            chunk = buf.len() as u32;
+            chunk = max_chunk;
         }
         Ok(pos)
     }
@@ -701,6 +719,50 @@ mod tests {
         let e = MappedFile::create(&broken, &q, 0, 4096, false).unwrap_err();
         assert_eq!(e.raw_os_error(), Some(28));
         assert!(!q.exists());
+    }
+
+    /// Zeroing a torn tail of a sparse, unmapped file clears non-zero bytes in every data extent
+    /// past the position (also one after a hole), keeps the bytes before it, and leaves the file
+    /// unmapped and its size unchanged.
+    #[test]
+    fn zero_unwritten_sparse() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let size = 256 * 1024u32;
+        {
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_len(u64::from(size)).unwrap();
+            f.write_all_at(&[7u8; 30], 0).unwrap();
+            f.write_all_at(&[9u8; 10], 200_000).unwrap();
+            f.write_all_at(&[5u8; 3], u64::from(size) - 3).unwrap();
+        }
+        let mut f = MappedFile::open_lazy(&crate::fs::os(), &p, 0, size);
+        f.reset_positions(20);
+        f.zero_unwritten(20, size).unwrap();
+        assert!(!f.is_mapped());
+        let data = std::fs::read(&p).unwrap();
+        assert_eq!(data.len(), size as usize);
+        assert_eq!(&data[..20], &[7u8; 20]);
+        assert!(data[20..].iter().all(|b| *b == 0));
+    }
+
+    /// A prefix scan without a mapping reads past its first page-sized read when every record is
+    /// accepted, and stops at the first refused record.
+    #[test]
+    fn scan_prefix_unmapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        let size = 20 * 1000u32;
+        {
+            let f = std::fs::File::create(&p).unwrap();
+            f.set_len(u64::from(size)).unwrap();
+            f.write_all_at(&vec![1u8; 20 * 700], 0).unwrap();
+        }
+        let f = MappedFile::open_lazy(&crate::fs::os(), &p, 0, size);
+        let n = f.scan_prefix(20, size, |r| r[0] == 1).unwrap();
+        assert_eq!(n, 20 * 700);
+        assert_eq!(f.scan_prefix(20, 100, |r| r[0] == 1).unwrap(), 100);
+        assert!(!f.is_mapped());
     }
 
     /// Reopening sees the data; recovery can lower positions and zero the tail.

@@ -2,13 +2,14 @@
 //! logical byte stream (the CommitLog, or one ConsumeQueue). Only the last file is written; files
 //! leave from the front (retention) or, during recovery only, from the back (truncation).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, OnceLock, PoisonError, RwLock};
 
 use bytes::Bytes;
 
 use crate::allocate::Allocator;
+use crate::dir::{DirHandle, Kind};
 use crate::error::{Result, StoreError};
 use crate::fs::FileSystem;
 use crate::mapped_file::MappedFile;
@@ -58,11 +59,26 @@ impl MappedFileQueue {
 
     /// From now on, new files come from `allocator`, which makes each file's successor in the
     /// background as soon as the file is taken into use. Requests the file after the current last
-    /// one right away. Set once; later calls are ignored.
+    /// one right away, or, for an empty queue, its first file (offset 0), so the first put of a
+    /// new store does not make a 1 GiB file and fault its first pages itself. Set once; later
+    /// calls are ignored. (Only the CommitLog has an allocator: it never uses the ConsumeQueue's
+    /// first-file flag, which allocated files do not carry.)
     pub fn set_allocator(&self, allocator: Arc<Allocator>) {
         if self.allocator.set(allocator).is_ok() {
-            if let Some(last) = self.last() {
-                self.request_after(&last);
+            match self.last() {
+                Some(last) => self.request_after(&last),
+                None => match self.fs.create_dir_all(&self.dir) {
+                    // Without its directory the request would fail; the first put then makes
+                    // the directory and the file itself.
+                    Err(e) => {
+                        tracing::warn!(dir = %self.dir.display(), error = %e, "cannot create the CommitLog directory");
+                    }
+                    Ok(()) => {
+                        if let Some(a) = self.allocator.get() {
+                            a.request(self.dir.join(file_name(0)), 0, self.file_size);
+                        }
+                    }
+                },
             }
         }
     }
@@ -91,22 +107,26 @@ impl MappedFileQueue {
     /// the configured size, except an empty last file, which is deleted (Java does the same).
     /// Names that are not offsets are skipped.
     pub fn load(&self) -> Result<()> {
+        match DirHandle::open(&self.dir) {
+            Ok(Some(dir)) => self.load_from(dir),
+            Ok(None) => Ok(()),
+            Err(e) => Err(StoreError::io(&self.dir, e)),
+        }
+    }
+
+    /// [`Self::load`] from this queue's directory, already open (a parent listing its
+    /// subdirectories opens them relative to itself).
+    pub(crate) fn load_from(&self, mut dir: DirHandle) -> Result<()> {
         let lazy = self.lazy;
-        let entries = match std::fs::read_dir(&self.dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(StoreError::io(&self.dir, e)),
-        };
-        let mut found: Vec<(i64, PathBuf, u64)> = Vec::new();
+        let entries = dir.entries().map_err(|e| StoreError::io(&self.dir, e))?;
+        let mut found: Vec<(i64, PathBuf, u64)> = Vec::with_capacity(entries.len());
         for entry in entries {
-            let entry = entry.map_err(|e| StoreError::io(&self.dir, e))?;
-            let path = entry.path();
-            let meta = entry.metadata().map_err(|e| StoreError::io(&path, e))?;
-            if meta.is_dir() {
+            if entry.kind == Kind::Dir {
                 continue;
             }
-            let name = entry.file_name();
-            let Some(offset) = name
+            let path = self.dir.join(&entry.name);
+            let Some(offset) = entry
+                .name
                 .to_str()
                 .filter(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
                 .and_then(|n| n.parse::<i64>().ok())
@@ -114,7 +134,13 @@ impl MappedFileQueue {
                 tracing::warn!(path = %path.display(), "ignoring a file whose name is not an offset");
                 continue;
             };
-            found.push((offset, path, meta.len()));
+            let (is_dir, len) = dir
+                .stat(Path::new(&entry.name))
+                .map_err(|e| StoreError::io(&path, e))?;
+            if is_dir {
+                continue;
+            }
+            found.push((offset, path, len));
         }
         found.sort_by_key(|(o, _, _)| *o);
         let mut files = Vec::with_capacity(found.len());
@@ -213,7 +239,7 @@ impl MappedFileQueue {
         let path = self.dir.join(file_name(from));
         tracing::info!(path = %path.display(), "new mapped file (roll)");
         let mf = match self.allocator.get() {
-            Some(a) if !first_in_queue => a.take(&path, from, self.file_size),
+            Some(a) => a.take(&path, from, self.file_size),
             _ => MappedFile::create(&self.fs, &path, from, self.file_size, first_in_queue),
         }
         .map_err(|e| StoreError::io(&path, e))?;

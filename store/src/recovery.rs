@@ -20,7 +20,9 @@ pub(crate) fn recover(
     index: Option<&IndexService>,
     abnormal: bool,
 ) -> Result<i64> {
-    cqs.par_for_each(|cq| cq.recover_after(!abnormal))?;
+    // The CommitLog's files are loaded, so its minimum is known (recovery never changes it).
+    let min_phy = commit_log.min_offset().max(0);
+    cqs.par_for_each(|cq| cq.recover_after(!abnormal, min_phy))?;
     let index_safe = config.message_index_enable && config.message_index_safe;
     let mode = recovery_mode(abnormal, checkpoint, index_safe);
     let outcome = commit_log.recover(mode, config.check_crc_on_recover)?;

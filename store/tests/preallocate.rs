@@ -109,3 +109,33 @@ async fn leftover_preallocated_file_after_crash() {
         assert_eq!(count(&store), 11);
     }
 }
+
+/// A new store asks for its first CommitLog file at open: it is made in the background before any
+/// put (cold start: the first put finds it ready), the first put writes into it, and a store shut
+/// down without a put leaves no CommitLog file behind.
+#[tokio::test]
+async fn first_file_is_made_at_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    let cl = cfg.commit_log_dir();
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    wait_exists(&cl.join(file_name(0)));
+    assert_eq!(store.max_phy_offset(), 0);
+    store.shutdown().unwrap();
+    assert!(
+        !cl.join(file_name(0)).exists(),
+        "an unused first file is deleted"
+    );
+
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    wait_exists(&cl.join(file_name(0)));
+    let r = store.put_message(simple("T", 0, b"first")).await;
+    assert_eq!(r.status, PutMessageStatus::PutOk);
+    wait_dispatched(&store);
+    assert_eq!(count(&store), 1);
+    store.shutdown().unwrap();
+    let store = MessageStore::open(cfg).unwrap();
+    wait_dispatched(&store);
+    assert_eq!(count(&store), 1);
+    store.shutdown().unwrap();
+}

@@ -34,12 +34,15 @@ pub async fn process(
     if queue_id < 0 {
         queue_id = random_below(topic_config.write_queue_nums.max(1));
     }
-    let mut topic = h.topic.clone();
-    if let Some(group) = h.topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) {
+    // The request's topic, or the group's DLQ when retries are exhausted.
+    let mut topic = std::mem::take(&mut h.topic);
+    if let Some(group) = topic.strip_prefix(RETRY_GROUP_TOPIC_PREFIX) {
+        let group = group.to_string();
+        let group = group.as_str();
         if req.code == rc::SEND_BATCH_MESSAGE {
             return Err(BrokerError::refused(
                 response_code::MESSAGE_ILLEGAL,
-                format!("batch request does not support retry group {}", h.topic),
+                format!("batch request does not support retry group {topic}"),
             ));
         }
         let Some(group_cfg) = broker.groups.find_or_create(group) else {
@@ -68,7 +71,7 @@ pub async fn process(
         }
     }
     let mut sys_flag = h.sys_flag;
-    if topic_config.topic_filter_type == "MULTI_TAG" {
+    if topic_config.multi_tag {
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
@@ -112,7 +115,7 @@ pub async fn process(
         let tags_code = props::get_property(&properties, keys::TAGS)
             .map(store::message::hash::tags_code)
             .unwrap_or(0);
-        let mut msg = MessageExtBrokerInner::new(topic.clone(), queue_id, body, properties);
+        let mut msg = MessageExtBrokerInner::new(topic, queue_id, body, properties);
         msg.flag = h.flag;
         msg.sys_flag = sys_flag;
         msg.tags_code = tags_code;
@@ -140,6 +143,8 @@ pub async fn process(
             crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
         }
         let recall = recall_handle(&msg, &s.broker_name, &uniq);
+        // The stored message is gone into the store; the answer needs its topic for statistics.
+        let topic = msg.topic.clone();
         let r = broker.store.put_message(msg).await;
         return Ok(Some(answer(
             &broker,
@@ -179,7 +184,7 @@ pub(super) fn check(
     channel: &Channel,
     req: &RemotingCommand,
     h: &SendMessageRequestHeader,
-) -> BrokerResult<remoting::protocol::body::TopicConfig> {
+) -> BrokerResult<topic_config::SendView> {
     let s = &broker.settings;
     if !perm::is_writeable(broker.permission()) {
         return Err(BrokerError::refused(
@@ -199,7 +204,7 @@ pub(super) fn check(
             format!("Sending message to topic[{}] is forbidden.", h.topic),
         ));
     }
-    let tc = match broker.topics.select(&h.topic) {
+    let tc = match broker.topics.send_view(&h.topic) {
         Some(tc) => tc,
         None => {
             let sys_flag = if h.unit_mode.unwrap_or(false) {
@@ -237,7 +242,7 @@ pub(super) fn check(
             match created {
                 Some(tc) => {
                     broker.topics_changed();
-                    tc
+                    topic_config::SendView::of(&tc)
                 }
                 None => {
                     return Err(BrokerError::refused(
@@ -258,7 +263,7 @@ pub(super) fn check(
             format!(
                 "request queueId[{}] is illegal, {:?} Producer: {}",
                 h.queue_id,
-                tc,
+                broker.topics.select(&h.topic),
                 channel.peer_addr()
             ),
         ));
@@ -330,9 +335,9 @@ fn answer(
     };
     let mut resp = RemotingCommand::response_to(req, code, remark);
     let mut ext = remoting::protocol::ext_fields::ExtFields::new();
-    if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
+    if let (true, Some(a)) = (r.status.is_stored(), r.append) {
         let header = SendMessageResponseHeader {
-            msg_id: a.msg_id.clone(),
+            msg_id: a.msg_id,
             queue_id,
             queue_offset: a.logics_offset,
             transaction_id: uniq,

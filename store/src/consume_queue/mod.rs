@@ -11,7 +11,7 @@ pub mod unit;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
 
@@ -40,6 +40,17 @@ pub struct ConsumeQueue {
     max_physic_offset: AtomicI64,
     /// Byte offset of the first unit that still points into the CommitLog.
     min_logic_offset: AtomicI64,
+    /// What recovery's scan of the oldest file found for [`Self::correct_min_offset`], so the
+    /// correction at open needs no second read of 100 000 files. Dropped by anything that
+    /// removes units.
+    min_hint: Mutex<Option<MinHint>>,
+}
+
+/// The first unit of the oldest file pointing at or past `min_phy_offset` is at byte `offset`.
+#[derive(Debug, Clone, Copy)]
+struct MinHint {
+    min_phy_offset: i64,
+    offset: i64,
 }
 
 impl ConsumeQueue {
@@ -61,7 +72,12 @@ impl ConsumeQueue {
             ),
             max_physic_offset: AtomicI64::new(-1),
             min_logic_offset: AtomicI64::new(0),
+            min_hint: Mutex::new(None),
         }
+    }
+
+    fn set_min_hint(&self, hint: Option<MinHint>) {
+        *self.min_hint.lock().unwrap_or_else(PoisonError::into_inner) = hint;
     }
 
     /// Topic.
@@ -76,8 +92,14 @@ impl ConsumeQueue {
 
     /// Finds the existing files without mapping them (a store can have 100 000 queues; a file is
     /// mapped when first read or written).
+    #[cfg(test)]
     pub fn load(&self) -> Result<()> {
         self.queue.load()
+    }
+
+    /// [`Self::load`] from the queue's directory, already open.
+    pub(crate) fn load_from(&self, dir: crate::dir::DirHandle) -> Result<()> {
+        self.queue.load_from(dir)
     }
 
     fn file_size(&self) -> i64 {
@@ -88,12 +110,14 @@ impl ConsumeQueue {
     /// positions there, zeroes what follows and deletes files past it.
     #[cfg(test)]
     pub fn recover(&self) -> Result<()> {
-        self.recover_after(false)
+        self.recover_after(false, 0)
     }
 
     /// [`Self::recover`]; after a clean shutdown (`clean`) the tail past the end is known to be
-    /// zeros and is not rewritten.
-    pub fn recover_after(&self, clean: bool) -> Result<()> {
+    /// zeros and is not rewritten. `min_phy_offset` is the CommitLog's minimum: when the scan
+    /// covers the oldest file it also notes where [`Self::correct_min_offset`] will find it.
+    pub fn recover_after(&self, clean: bool, min_phy_offset: i64) -> Result<()> {
+        self.set_min_hint(None);
         let files = self.queue.files();
         if files.is_empty() {
             return Ok(());
@@ -101,8 +125,11 @@ impl ConsumeQueue {
         let mut index = files.len().saturating_sub(3);
         let mut end;
         let mut max_phy = -1;
+        let mut hint = None;
         loop {
             let f = &files[index];
+            let oldest = index == 0;
+            let mut at = f.file_from_offset();
             // Read with pread: the file stays unmapped until a consumer or the dispatcher needs it.
             let valid = f
                 .scan_prefix(CQ_UNIT_SIZE, f.file_size(), |rec| {
@@ -111,7 +138,14 @@ impl ConsumeQueue {
                     };
                     if !u.is_filler() {
                         max_phy = u.phy_offset + i64::from(u.size);
+                        if oldest && hint.is_none() && u.phy_offset >= min_phy_offset {
+                            hint = Some(MinHint {
+                                min_phy_offset,
+                                offset: at,
+                            });
+                        }
                     }
+                    at += i64::from(CQ_UNIT_SIZE);
                     true
                 })
                 .map_err(|e| crate::error::StoreError::io(f.path(), e))?;
@@ -130,6 +164,7 @@ impl ConsumeQueue {
         }
         self.queue.set_flushed_where(end);
         self.max_physic_offset.store(max_phy, Ordering::Release);
+        self.set_min_hint(hint);
         Ok(())
     }
 
@@ -236,6 +271,7 @@ impl ConsumeQueue {
 
     /// Removes units whose record does not end by `phy_offset` (the recovered CommitLog end).
     pub fn truncate_dirty(&self, phy_offset: i64) -> Result<()> {
+        self.set_min_hint(None);
         let files = self.queue.files();
         let mut end = None;
         let mut max_phy = -1;
@@ -273,11 +309,29 @@ impl ConsumeQueue {
     }
 
     /// Java `correctMinOffset`: the first unit of the oldest file that points at or past
-    /// `min_phy_offset` becomes the minimum (filler units are skipped).
+    /// `min_phy_offset` becomes the minimum (filler units are skipped). Right after recovery the
+    /// answer is usually known from its scan and nothing is read.
     pub fn correct_min_offset(&self, min_phy_offset: i64) {
         let Some(f) = self.queue.first() else {
             return;
         };
+        let hint = self
+            .min_hint
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(h) = hint {
+            // Units below the wrote position never change, so a unit recovery saw there is
+            // still the first one that qualifies.
+            let written_end = f.file_from_offset() + i64::from(f.wrote_position());
+            if h.min_phy_offset == min_phy_offset
+                && h.offset >= f.file_from_offset()
+                && h.offset < written_end
+            {
+                self.min_logic_offset.store(h.offset, Ordering::Release);
+                return;
+            }
+        }
         let mut found = None;
         let mut index = 0i64;
         let scanned = f.scan_prefix(CQ_UNIT_SIZE, f.wrote_position(), |rec| {
@@ -307,6 +361,7 @@ impl ConsumeQueue {
     /// Deletes leading files whose last unit points below `min_phy_offset` (never the newest),
     /// then corrects the minimum offset. Returns the number of files deleted.
     pub fn delete_expired(&self, min_phy_offset: i64) -> usize {
+        self.set_min_hint(None);
         let files = self.queue.files();
         let mut victims = Vec::new();
         for f in files.iter().take(files.len().saturating_sub(1)) {
@@ -382,6 +437,7 @@ impl ConsumeQueue {
 
     /// Deletes every file of this queue.
     pub fn destroy(&self) -> Result<()> {
+        self.set_min_hint(None);
         self.max_physic_offset.store(-1, Ordering::Release);
         self.min_logic_offset.store(0, Ordering::Release);
         self.queue.destroy()
@@ -455,6 +511,53 @@ mod tests {
         assert_eq!(cq.max_physic_offset(), 200);
         assert!(!dir.path().join("T/0/00000000000000000060").exists());
         assert_eq!(cq.put(unit(200), 2).unwrap(), PutOutcome::Written);
+    }
+
+    /// The minimum offset corrected at open from recovery's scan equals the one found by reading
+    /// the oldest file again, for every CommitLog minimum; when the scan answered, nothing is read.
+    #[test]
+    fn min_offset_from_recovery_scan() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
+            // A queue that starts at logical offset 1 (a filler unit first), 5 units, 2 files.
+            for i in 1..6 {
+                cq.put(unit(i * 100), i).unwrap();
+            }
+            cq.flush(0).unwrap();
+        }
+        let open = || {
+            let cq = ConsumeQueue::new(dir.path(), "T", 0, 60, crate::fs::os());
+            cq.load().unwrap();
+            cq
+        };
+        for min_phy in [0, 100, 150, 250, 300, 10_000] {
+            let hinted = open();
+            hinted.recover_after(true, min_phy).unwrap();
+            hinted.correct_min_offset(min_phy);
+            let read = open();
+            read.recover_after(true, -1).unwrap();
+            read.correct_min_offset(min_phy);
+            assert_eq!(
+                hinted.min_offset_in_queue(),
+                read.min_offset_in_queue(),
+                "min_phy {min_phy}"
+            );
+        }
+        // With the oldest file gone from disk after the scan, the hint still answers.
+        let cq = open();
+        cq.recover_after(true, 150).unwrap();
+        let first = dir.path().join("T/0/00000000000000000000");
+        std::fs::rename(&first, dir.path().join("moved")).unwrap();
+        cq.correct_min_offset(150);
+        assert_eq!(cq.min_offset_in_queue(), 2);
+        std::fs::rename(dir.path().join("moved"), &first).unwrap();
+        // A different CommitLog minimum, or a truncation, falls back to reading.
+        cq.recover_after(true, 150).unwrap();
+        cq.truncate_dirty(250).unwrap();
+        cq.correct_min_offset(150);
+        assert_eq!(cq.min_offset_in_queue(), 2);
+        assert_eq!(cq.max_offset_in_queue(), 2);
     }
 
     /// Binary search by time returns the first offset at or after the timestamp.

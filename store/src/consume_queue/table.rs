@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use super::ConsumeQueue;
+use crate::dir::DirHandle;
 use crate::error::{Result, StoreError};
 use crate::fs::FileSystem;
 
@@ -39,21 +40,20 @@ impl ConsumeQueueTable {
     }
 
     /// Loads every `<topic>/<queueId>` directory (names that are not numbers are skipped). Files
-    /// are found, not mapped.
+    /// are found, not mapped; each directory is opened relative to its parent.
     pub fn load(&self) -> Result<()> {
-        let topics = match std::fs::read_dir(&self.root) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        let mut root = match DirHandle::open(&self.root) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(()),
             Err(e) => return Err(StoreError::io(&self.root, e)),
         };
         let mut dirs = Vec::new();
-        for topic in topics {
-            let topic = topic.map_err(|e| StoreError::io(&self.root, e))?;
-            let tpath = topic.path();
-            if !topic.file_type().is_ok_and(|t| t.is_dir()) {
+        for topic in root.entries().map_err(|e| StoreError::io(&self.root, e))? {
+            let tpath = self.root.join(&topic.name);
+            if !root.is_dir(&topic).unwrap_or(false) {
                 continue;
             }
-            let Some(tname) = topic.file_name().to_str().map(str::to_string) else {
+            let Ok(tname) = topic.name.into_string() else {
                 tracing::warn!(path = %tpath.display(), "skipping a topic directory whose name is not UTF-8");
                 continue;
             };
@@ -61,19 +61,26 @@ impl ConsumeQueueTable {
         }
         let map = Mutex::new(Queues::with_capacity(dirs.len()));
         parallel(&dirs, cpu_threads(), |(tname, tpath)| {
-            let queues = std::fs::read_dir(tpath).map_err(|e| StoreError::io(tpath, e))?;
+            let opened = root.open_in(Path::new(tname));
+            let Some(mut tdir) = opened.map_err(|e| StoreError::io(tpath, e))? else {
+                return Ok(());
+            };
             let mut loaded = HashMap::new();
-            for q in queues {
-                let q = q.map_err(|e| StoreError::io(tpath, e))?;
-                let Some(qid) = q.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
+            for q in tdir.entries().map_err(|e| StoreError::io(tpath, e))? {
+                let Some(qid) = q.name.to_str().and_then(|s| s.parse::<i32>().ok()) else {
                     continue;
                 };
-                if !q.file_type().is_ok_and(|t| t.is_dir()) {
+                if !tdir.is_dir(&q).unwrap_or(false) {
                     continue;
                 }
                 let cq =
                     ConsumeQueue::new(&self.root, tname, qid, self.file_size, Arc::clone(&self.fs));
-                cq.load()?;
+                let qdir = tdir
+                    .open_in(Path::new(&q.name))
+                    .map_err(|e| StoreError::io(tpath.join(&q.name), e))?;
+                if let Some(qdir) = qdir {
+                    cq.load_from(qdir)?;
+                }
                 loaded.insert(qid, Arc::new(cq));
             }
             if !loaded.is_empty() {
