@@ -72,6 +72,16 @@ pub async fn process(
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
+    // As Java's send context (AbstractSendMessageProcessor.buildMsgContext): every single message is
+    // stored with the broker's region and trace switch (mqadmin's queryMsg*/printMsg show them).
+    if req.code != rc::SEND_BATCH_MESSAGE {
+        properties = props::set_property(&properties, keys::MSG_REGION, &s.region_id);
+        properties = props::set_property(
+            &properties,
+            keys::TRACE_ON,
+            if s.trace_on { "true" } else { "false" },
+        );
+    }
     if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
     }

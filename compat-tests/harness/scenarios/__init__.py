@@ -5,3 +5,4 @@ from . import fixtures  # noqa: F401,E402  (wire and store fixtures, issues 2 an
 from . import broker_core  # noqa: F401,E402  (official clients against our broker, issue 4)
 from . import sql92  # noqa: F401,E402  (SQL92 property filtering, official Java clients against our broker)
 from . import security  # noqa: F401,E402  (ACL 1.0 and TLS, official Java clients against our broker)
+from . import admin  # noqa: F401,E402  (the admin surface: mqadmin against our namesrv + broker, issue 6)
