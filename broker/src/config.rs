@@ -30,6 +30,17 @@ pub fn defaults() -> Vec<(String, Option<String>)> {
             all.push((k, text));
         }
     }
+    // Java's keys without a behaviour here: reported with Java's default (config_java.rs).
+    for (k, v) in crate::config_java::REPORTED_ONLY {
+        if !all.iter().any(|(known, _)| known == k) {
+            all.push((k.to_string(), Some(v.to_string())));
+        }
+    }
+    for (k, v) in crate::config_java::cpu_derived() {
+        if !all.iter().any(|(known, _)| known == k) {
+            all.push((k.to_string(), Some(v)));
+        }
+    }
     // Java reads these as system properties (-D); here broker.conf may set them. Known, unset.
     for k in remoting::tls::PROPERTY_KEYS
         .iter()

@@ -15,6 +15,7 @@ pub mod acl;
 pub mod broker;
 pub mod client;
 pub mod config;
+pub mod config_java;
 pub mod consumer_offset;
 pub mod error;
 pub mod filter;

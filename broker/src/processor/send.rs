@@ -85,6 +85,10 @@ pub async fn process(
     if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
     }
+    if req.code != rc::SEND_BATCH_MESSAGE {
+        // Java re-encodes the properties from a HashMap: same stored bytes, same printed order.
+        properties = props::java_hash_map_order(&properties);
+    }
     let born_host = channel.peer_addr();
     let store_host = s.store_host();
     let body = req.body.to_bytes();
