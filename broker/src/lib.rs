@@ -28,6 +28,7 @@ pub mod rebalance_lock;
 pub mod schedule;
 pub mod security;
 pub mod stats;
+pub mod store_stats;
 pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;

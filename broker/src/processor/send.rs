@@ -92,6 +92,7 @@ pub async fn process(
     let born_host = channel.peer_addr();
     let store_host = s.store_host();
     let body = req.body.to_bytes();
+    let started = std::time::Instant::now();
     let result = if req.code == rc::SEND_BATCH_MESSAGE {
         let batch = MessageExtBatch {
             topic: topic.clone(),
@@ -141,9 +142,19 @@ pub async fn process(
             crate::schedule::apply_delay(&mut msg, broker.schedule.max_level());
         }
         let r = broker.store.put_message(msg).await;
-        return Ok(Some(answer(&broker, &req, r, &topic, queue_id, Some(uniq))));
+        return Ok(Some(answer(
+            &broker,
+            &req,
+            r,
+            &topic,
+            queue_id,
+            Some(uniq),
+            started,
+        )));
     };
-    Ok(Some(answer(&broker, &req, result, &topic, queue_id, None)))
+    Ok(Some(answer(
+        &broker, &req, result, &topic, queue_id, None, started,
+    )))
 }
 
 /// Java `msgCheck`: the topic's config, created from the default topic when allowed.
@@ -248,11 +259,23 @@ fn answer(
     topic: &str,
     queue_id: i32,
     uniq: Option<String>,
+    started: std::time::Instant,
 ) -> RemotingCommand {
     if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
         broker
             .stats
             .record_put(topic, a.msg_num.max(0) as u64, a.wrote_bytes.max(0) as u64);
+        broker.stats.store.record_put(
+            true,
+            a.msg_num.max(0) as u64,
+            a.wrote_bytes.max(0) as u64,
+            started.elapsed(),
+        );
+    } else {
+        broker
+            .stats
+            .store
+            .record_put(false, 0, 0, started.elapsed());
     }
     let max_size = broker.settings.max_message_size;
     let (code, remark) = match r.status {
