@@ -108,6 +108,10 @@ def steps(version: str) -> list[Step]:
         Step("updateBrokerConfig", ("getBrokerConfig", "-n", ns, "-b", br), r"maxMessageSize\s*=\s*2097152",
              "config:maxMessageSize"),
         Step("queryMsgById", ("queryMsgById", "-n", ns, "-i", "{offsetMsgId}") + (("-t", t) if v5 else ()), r"Keys:\s+\[key_0\]"),
+        # With a group and a client id: CONSUME_MESSAGE_DIRECTLY, relayed by the broker to the
+        # fixture's consumer, which consumes the message and answers.
+        Step("queryMsgById", ("queryMsgById", "-n", ns, "-i", "{offsetMsgId}", "-g", g, "-d", "{clientId}")
+             + (("-t", t) if v5 else ()), r"CR_SUCCESS", "numbers"),
         Step("queryMsgByKey", ("queryMsgByKey", "-n", ns, "-t", t, "-k", "key_5"), r"#Message ID", "numbers"),
         Step("queryMsgByUniqueKey", ("queryMsgByUniqueKey", "-n", ns, "-t", t, "-i", "{uniqKey}"),
              r"Keys:\s+\[key_0\]"),
