@@ -50,6 +50,7 @@ fn main() -> ExitCode {
             return ExitCode::from(255);
         }
     };
+    config.config_file = args.config_file.clone();
     for key in unknown {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }

@@ -161,12 +161,14 @@ pub async fn process(
                 None => None,
             };
             tracing::info!(peer = %channel.peer_addr(), keys = ?props.keys().collect::<Vec<_>>(), "updateBrokerConfig");
-            broker
-                .config
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .props
-                .apply(props);
+            {
+                let mut c = broker.config.write().unwrap_or_else(|p| p.into_inner());
+                c.props.apply(props);
+                // As Java: the whole table goes back to the -c file.
+                if let Err(e) = c.persist() {
+                    tracing::warn!(error = %e, "updateBrokerConfig: cannot write the config file");
+                }
+            }
             if let Some(p) = new_perm {
                 broker
                     .permission
