@@ -30,6 +30,17 @@ pub fn defaults() -> Vec<(String, Option<String>)> {
             all.push((k, text));
         }
     }
+    // Java's keys without a behaviour here: reported with Java's default (config_java.rs).
+    for (k, v) in crate::config_java::REPORTED_ONLY {
+        if !all.iter().any(|(known, _)| known == k) {
+            all.push((k.to_string(), Some(v.to_string())));
+        }
+    }
+    for (k, v) in crate::config_java::cpu_derived() {
+        if !all.iter().any(|(known, _)| known == k) {
+            all.push((k.to_string(), Some(v)));
+        }
+    }
     // Java reads these as system properties (-D); here broker.conf may set them. Known, unset.
     for k in remoting::tls::PROPERTY_KEYS
         .iter()
@@ -195,6 +206,9 @@ impl BrokerSettings {
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
     pub props: PropertiesConfig,
+    /// The `-c` file: UPDATE_BROKER_CONFIG writes the whole table back to it, as Java's
+    /// `Configuration.persist` does. `None`: changes stay in memory.
+    pub config_file: Option<PathBuf>,
 }
 
 impl BrokerConfig {
@@ -206,6 +220,7 @@ impl BrokerConfig {
             props: PropertiesConfig::with_defaults(
                 defaults().iter().map(|(k, v)| (k.as_str(), v.clone())),
             ),
+            config_file: None,
         };
         let ha_given = props.contains_key("haListenPort");
         let unknown = c.props.apply(props);
@@ -216,6 +231,26 @@ impl BrokerConfig {
             c.props.set("haListenPort", (port + 1).to_string());
         }
         Ok((c, unknown))
+    }
+
+    /// Writes every setting to `config_file` (if any) as Java's `MixAll.string2File` does: the
+    /// new text to `<file>.tmp`, the old file kept as `<file>.bak`, then the rename.
+    pub fn persist(&self) -> std::io::Result<()> {
+        let Some(path) = &self.config_file else {
+            return Ok(());
+        };
+        let text = self.props.to_text();
+        let with = |ext: &str| {
+            let mut p = path.clone().into_os_string();
+            p.push(ext);
+            PathBuf::from(p)
+        };
+        let tmp = with(".tmp");
+        std::fs::write(&tmp, text.as_bytes())?;
+        if path.exists() {
+            std::fs::copy(path, with(".bak"))?;
+        }
+        std::fs::rename(&tmp, path)
     }
 
     /// Parses the hot-path values; a bad value is refused naming its key.
@@ -279,5 +314,37 @@ impl BrokerConfig {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn persist_writes_the_table_to_the_config_file_and_keeps_a_backup() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("broker.conf");
+        std::fs::write(&file, "brokerName=old\n").expect("write");
+        let mut props = BTreeMap::new();
+        props.insert("brokerName".to_string(), "broker-x".to_string());
+        let (mut c, _) = BrokerConfig::from_properties(props).expect("config");
+        c.config_file = Some(file.clone());
+        let mut update = BTreeMap::new();
+        update.insert("maxMessageSize".to_string(), "2097152".to_string());
+        c.props.apply(update);
+        c.persist().expect("persist");
+        let back = remoting::properties::parse(&std::fs::read_to_string(&file).expect("read"));
+        assert_eq!(back["maxMessageSize"], "2097152");
+        assert_eq!(back["brokerName"], "broker-x");
+        assert!(
+            back.contains_key("flushDiskType"),
+            "the whole table, defaults included"
+        );
+        let bak = std::fs::read_to_string(dir.path().join("broker.conf.bak")).expect("bak");
+        assert_eq!(bak, "brokerName=old\n");
+        let (c2, unknown) = BrokerConfig::from_properties(back).expect("reloads");
+        assert!(unknown.is_empty(), "{unknown:?}");
+        assert_eq!(c2.props.get("maxMessageSize"), Some("2097152"));
     }
 }

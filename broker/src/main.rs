@@ -47,6 +47,7 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(255);
     }
+    config.config_file = args.config_file.clone();
     for key in unknown {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }

@@ -74,6 +74,8 @@ pub struct BrokerStats {
     group_get: DashMap<String, Counter>,
     pub broker_put: Counter,
     pub broker_get: Counter,
+    /// Store-level put/get statistics (brokerStatus).
+    pub store: crate::store_stats::StoreStats,
     samples: Mutex<StatSamples>,
 }
 
@@ -81,6 +83,8 @@ pub struct BrokerStats {
 struct StatSamples {
     put: Samples,
     get: Samples,
+    get_found: Samples,
+    get_miss: Samples,
     topic_put: std::collections::HashMap<String, Samples>,
     group_get: std::collections::HashMap<String, Samples>,
     put_marks: DayMarks,
@@ -184,6 +188,10 @@ impl BrokerStats {
         let get = self.broker_get.nums.load(Ordering::Relaxed);
         s.put.push(now, put);
         s.get.push(now, get);
+        let found = self.store.get_found.load(Ordering::Relaxed);
+        let miss = self.store.get_miss.load(Ordering::Relaxed);
+        s.get_found.push(now, found);
+        s.get_miss.push(now, miss);
         for e in self.topic_put.iter() {
             let v = e.value().nums.load(Ordering::Relaxed);
             s.topic_put.entry(e.key().clone()).or_default().push(now, v);
@@ -214,6 +222,21 @@ impl BrokerStats {
     pub fn get_tps(&self) -> String {
         let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
         Self::tps_triplet(&s.get)
+    }
+
+    /// Store reads per second that found messages, missed, and both: (found, miss, total), each
+    /// as Java's `getGetFoundTps` etc. print them (10 s, 1 min, 10 min windows).
+    pub fn store_get_tps(&self) -> (String, String, String) {
+        let s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        let w = [10u64, 60, 600].map(Duration::from_secs);
+        let found = w.map(|d| s.get_found.tps(d));
+        let miss = w.map(|d| s.get_miss.tps(d));
+        let fmt = |v: [f64; 3]| format!("{} {} {}", v[0], v[1], v[2]);
+        (
+            fmt(found),
+            fmt(miss),
+            fmt([found[0] + miss[0], found[1] + miss[1], found[2] + miss[2]]),
+        )
     }
 
     pub fn put_marks(&self) -> DayMarks {

@@ -141,6 +141,15 @@ impl SubscriptionGroupManager {
         Some(cfg)
     }
 
+    /// Every group name of the table.
+    pub fn names(&self) -> Vec<String> {
+        self.read()
+            .subscription_group_table
+            .keys()
+            .cloned()
+            .collect()
+    }
+
     pub fn get(&self, group: &str) -> Option<SubscriptionGroupConfig> {
         self.read().subscription_group_table.get(group).cloned()
     }

@@ -21,6 +21,12 @@ pub const OFFSET_MOVED_EVENT: &str = "OFFSET_MOVED_EVENT";
 pub const SCHEDULE_TOPIC: &str = "SCHEDULE_TOPIC_XXXX";
 pub const TRANS_HALF_TOPIC: &str = "RMQ_SYS_TRANS_HALF_TOPIC";
 pub const TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_TRANS_OP_HALF_TOPIC";
+pub const ROCKSDB_TRANS_HALF_TOPIC: &str = "RMQ_SYS_ROCKSDB_TRANS_HALF_TOPIC";
+pub const ROCKSDB_TRANS_OP_HALF_TOPIC: &str = "RMQ_SYS_ROCKSDB_TRANS_OP_HALF_TOPIC";
+pub const REVIVE_TOPIC_PREFIX: &str = "rmq_sys_REVIVE_LOG_";
+pub const SYNC_BROKER_MEMBER_PREFIX: &str = "rmq_sys_SYNC_BROKER_MEMBER_";
+/// Java BrokerConfig.reviveQueueNum default.
+const REVIVE_QUEUE_NUM: i32 = 8;
 pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
@@ -124,11 +130,26 @@ impl TopicConfigManager {
             system(&settings.trace_topic_name, 1, rw);
         }
         system(&format!("{}_REPLY_TOPIC", settings.cluster_name), 1, rw);
+        // The 5.x reference's further system topics (pop revive log, broker member sync, the timer
+        // wheel, the RocksDB transaction store): created with the same queues and perms so that
+        // topic lists and wipe/addWritePerm counts match, though nothing here writes to them.
+        system(
+            &format!("{REVIVE_TOPIC_PREFIX}{}", settings.cluster_name),
+            REVIVE_QUEUE_NUM,
+            rw,
+        );
+        system(
+            &format!("{SYNC_BROKER_MEMBER_PREFIX}{}", settings.broker_name),
+            1,
+            perm::INHERIT,
+        );
         system(TRANS_HALF_TOPIC, 1, rw);
         system(TRANS_OP_HALF_TOPIC, 1, rw);
         if settings.timer.enable {
             system(crate::timer::TIMER_TOPIC, 1, rw);
         }
+        system(ROCKSDB_TRANS_HALF_TOPIC, 1, rw);
+        system(ROCKSDB_TRANS_OP_HALF_TOPIC, 1, rw);
         let mut version = file.data_version;
         version.counter += 1;
         version.timestamp = now_ms();

@@ -173,8 +173,10 @@ class Context:
         safe = self.current.replace("/", "_") or "harness"
         return self.run_dir / "scenarios" / f"{safe}.{what}.log"
 
-    def java(self, version: str, argv: list[str], timeout: float, what: str = "java") -> tuple[int, str]:
-        """Runs ``compat.Main argv`` with client/tools ``version`` on the classpath."""
+    def java(self, version: str, argv: list[str], timeout: float, what: str = "java",
+             cwd: Path | None = None) -> tuple[int, str]:
+        """Runs ``compat.Main argv`` with client/tools ``version`` on the classpath (in ``cwd``: some
+        mqadmin commands write files into their working directory)."""
         cp = self.toolchain.java_classpath(version)
         home = self.run_dir / "client-home"
         home.mkdir(parents=True, exist_ok=True)
@@ -184,7 +186,7 @@ class Context:
         cmd = [java_executable(), *config.CLIENT_JVM, f"-Duser.home={home}",
                f"-Dlogback.configurationFile={REFERENCE_DIR / 'conf' / 'logback_tools.xml'}",
                "-cp", cp, "compat.Main", *argv, "--timeout-ms", str(int(timeout * 1000))]
-        return run(cmd, timeout + 30, self.log_path(what), env=env)
+        return run(cmd, timeout + 30, self.log_path(what), cwd=cwd, env=env)
 
     def go(self, argv: list[str], timeout: float) -> tuple[int, str]:
         exe = self.toolchain.go_binary()

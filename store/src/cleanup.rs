@@ -29,6 +29,20 @@ pub fn disk_used_percent(path: &Path) -> Option<f64> {
     Some(used as f64 * 100.0 / st.f_blocks as f64)
 }
 
+/// (total, free) bytes of the file system holding `path` (or its nearest existing ancestor).
+pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
+    let mut p = path;
+    while !p.exists() {
+        p = p.parent()?;
+    }
+    let st = rustix::fs::statvfs(p).ok()?;
+    let block = st.f_frsize.max(1);
+    Some((
+        st.f_blocks.saturating_mul(block),
+        st.f_bavail.saturating_mul(block),
+    ))
+}
+
 /// Cleanup loop.
 pub(crate) fn run(inner: &Inner) {
     let interval = Duration::from_millis(inner.config.clean_resource_interval.max(10));

@@ -35,7 +35,7 @@ mod recovery;
 pub mod result;
 mod running;
 
-pub use cleanup::disk_used_percent;
+pub use cleanup::{disk_space, disk_used_percent};
 pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use error::{Result, StoreError};
 pub use fs::{FileSystem, OsFileSystem};

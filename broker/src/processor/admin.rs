@@ -113,12 +113,14 @@ pub async fn process(
             ok().with_body(to_json_bytes(&broker.groups.snapshot_json()))
         }
         rc::GET_BROKER_CONFIG => {
-            let text = broker
-                .config
-                .read()
-                .unwrap_or_else(|p| p.into_inner())
-                .props
-                .to_text();
+            let text = {
+                let c = broker.config.read().unwrap_or_else(|p| p.into_inner());
+                remoting::properties::to_text(
+                    c.props
+                        .iter()
+                        .filter(|(k, _)| !crate::config_java::NOT_REPORTED.contains(k)),
+                )
+            };
             let mut r = ok().with_body(text.into_bytes());
             let mut ext = remoting::protocol::ext_fields::ExtFields::new();
             let v = broker.topics.data_version();
@@ -159,12 +161,14 @@ pub async fn process(
                 None => None,
             };
             tracing::info!(peer = %channel.peer_addr(), keys = ?props.keys().collect::<Vec<_>>(), "updateBrokerConfig");
-            broker
-                .config
-                .write()
-                .unwrap_or_else(|p| p.into_inner())
-                .props
-                .apply(props);
+            {
+                let mut c = broker.config.write().unwrap_or_else(|p| p.into_inner());
+                c.props.apply(props);
+                // As Java: the whole table goes back to the -c file.
+                if let Err(e) = c.persist() {
+                    tracing::warn!(error = %e, "updateBrokerConfig: cannot write the config file");
+                }
+            }
             if let Some(p) = new_perm {
                 broker
                     .permission

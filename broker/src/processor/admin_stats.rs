@@ -263,6 +263,38 @@ fn runtime_info(b: &Broker) -> BTreeMap<String, String> {
         .map(|p| p / 100.0)
         .unwrap_or(0.0);
     set("commitLogDiskRatio", format!("{ratio}"));
+    let commit_log_dir = b
+        .config
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .props
+        .get("storePathCommitLog")
+        .filter(|p| !p.is_empty())
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root.join("commitlog"));
+    let dir_ratio = store::disk_used_percent(&commit_log_dir)
+        .map(|p| p / 100.0)
+        .unwrap_or(0.0);
+    set(
+        &format!("commitLogDiskRatio_{}", commit_log_dir.display()),
+        format!("{dir_ratio}"),
+    );
+    if let Some((total, free)) = store::disk_space(&commit_log_dir) {
+        set(
+            "commitLogDirCapacity",
+            format!(
+                "Total : {}, Free : {}.",
+                human_size(total),
+                human_size(free)
+            ),
+        );
+    }
+    // Java's ordered-dispatch ring buffer; dispatch here has no such buffer, so nothing waits.
+    set("dispatchMaxBuffer", "0".into());
+    let (found, miss, total) = b.stats.store_get_tps();
+    for (k, v) in b.stats.store.runtime_info(found, miss, total) {
+        set(&k, v);
+    }
     set("consumeQueueDiskRatio", format!("{ratio}"));
     let earliest = store
         .look_message_by_offset(store.min_phy_offset())
@@ -301,4 +333,16 @@ fn runtime_info(b: &Broker) -> BTreeMap<String, String> {
     set("timerEnqueueTps", "0.0".into());
     set("timerDequeueTps", "0.0".into());
     t
+}
+
+/// Bytes as Java's `MessageStoreUtil` style sizes: one decimal and a binary unit.
+fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = bytes as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    format!("{v:.1} {}", UNITS[u])
 }

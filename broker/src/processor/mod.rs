@@ -5,6 +5,7 @@
 mod admin;
 mod admin_client;
 mod admin_stats;
+mod admin_store;
 mod client_manage;
 mod consumer_manage;
 mod end_transaction;
@@ -134,6 +135,11 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
     t.register(
         admin_stats::CODES,
         handler(&broker, admin_stats::process),
+        Some(10_000),
+    );
+    t.register(
+        admin_store::CODES,
+        handler(&broker, admin_store::process),
         Some(10_000),
     );
     t.register(

@@ -220,6 +220,7 @@ pub async fn process(
         let notified = notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
+        let read_started = std::time::Instant::now();
         let result = broker.store.get_message(
             &h.consumer_group,
             &h.topic,
@@ -230,6 +231,10 @@ pub async fn process(
             Some(filter.as_ref()),
         );
         let code = status_code(result.status, h.queue_offset);
+        broker
+            .stats
+            .store
+            .record_get(!result.queue_offsets.is_empty(), read_started.elapsed());
         if code != response_code::PULL_NOT_FOUND
             || !can_suspend
             || tokio::time::Instant::now() >= deadline

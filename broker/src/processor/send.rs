@@ -75,20 +75,31 @@ pub async fn process(
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
-    properties = super::msg_context::with_region_and_trace(properties, s);
+    // As Java's send context (AbstractSendMessageProcessor.buildMsgContext): every single message is
+    // stored with the broker's region and trace switch (mqadmin's queryMsg*/printMsg show them).
+    if req.code != rc::SEND_BATCH_MESSAGE {
+        properties = super::msg_context::with_region_and_trace(properties, s);
+    }
     if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
+    }
+    if req.code != rc::SEND_BATCH_MESSAGE {
+        // Java re-encodes the properties from a HashMap: same stored bytes, same printed order.
+        properties = props::java_hash_map_order(&properties);
     }
     let born_host = channel.peer_addr();
     let store_host = s.store_host();
     let body = req.body.to_bytes();
+    let started = std::time::Instant::now();
     let result = if req.code == rc::SEND_BATCH_MESSAGE {
         use crate::timer::rewrite::{check_batch, BatchRefusal};
         match check_batch(&properties, sys_flag, &s.timer) {
             Ok(()) => {}
             Err(BatchRefusal::Illegal) => {
                 let r = PutMessageResult::refused(PutMessageStatus::MessageIllegal);
-                return Ok(Some(answer(&broker, &req, r, &topic, queue_id, None, None)));
+                return Ok(Some(answer(
+                    &broker, &req, r, &topic, queue_id, None, None, started,
+                )));
             }
             Err(BatchRefusal::Timer(t)) => return Err(BrokerError::timer(t, &s.timer)),
         }
@@ -154,10 +165,11 @@ pub async fn process(
             queue_id,
             Some(uniq),
             recall,
+            started,
         )));
     };
     Ok(Some(answer(
-        &broker, &req, result, &topic, queue_id, None, None,
+        &broker, &req, result, &topic, queue_id, None, None, started,
     )))
 }
 
@@ -300,11 +312,23 @@ fn answer(
     queue_id: i32,
     uniq: Option<String>,
     recall_handle: Option<String>,
+    started: std::time::Instant,
 ) -> RemotingCommand {
     if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
         broker
             .stats
             .record_put(topic, a.msg_num.max(0) as u64, a.wrote_bytes.max(0) as u64);
+        broker.stats.store.record_put(
+            true,
+            a.msg_num.max(0) as u64,
+            a.wrote_bytes.max(0) as u64,
+            started.elapsed(),
+        );
+    } else {
+        broker
+            .stats
+            .store
+            .record_put(false, 0, 0, started.elapsed());
     }
     let max_size = broker.settings.max_message_size;
     let (code, remark) = match r.status {

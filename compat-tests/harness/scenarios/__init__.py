@@ -7,3 +7,4 @@ from . import delivery  # noqa: F401,E402  (retry/DLQ, delay, transactions, orde
 from . import sql92  # noqa: F401,E402  (SQL92 property filtering, official Java clients against our broker)
 from . import security  # noqa: F401,E402  (ACL 1.0 and TLS, official Java clients against our broker)
 from . import reply_trace  # noqa: F401,E402  (request-reply and message trace, issue 5)
+from . import admin  # noqa: F401,E402  (the admin surface: mqadmin against our namesrv + broker, issue 6)

@@ -97,6 +97,44 @@ pub fn get_property<'a>(props: &'a str, key: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Java's `String.hashCode` (UTF-16 code units, wrapping arithmetic).
+fn java_string_hash(s: &str) -> i32 {
+    s.encode_utf16()
+        .fold(0i32, |h, c| h.wrapping_mul(31).wrapping_add(i32::from(c)))
+}
+
+/// Re-encodes `props` in the iteration order of a `java.util.HashMap` filled from it, which is
+/// how the Java 5.x broker stores a message's properties (`string2messageProperties` into a
+/// `HashMap(128)`, then `messageProperties2String`). A key that repeats keeps its first position
+/// and last value. Order: bucket index `(h ^ h >>> 16) & (capacity - 1)` at the final capacity
+/// (128, doubled while size > 3/4 of it), ties in insertion order (a resize keeps each bucket's
+/// relative order). Readers with a default-sized map (4.x clients) then print in their own order
+/// from these bytes exactly as from the Java broker's.
+pub fn java_hash_map_order(props: &str) -> String {
+    hash_map_order(props, 128)
+}
+
+fn hash_map_order(props: &str, initial_capacity: usize) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for (k, v) in PropertiesIter::new(props) {
+        match pairs.iter_mut().find(|(known, _)| *known == k) {
+            Some(slot) => slot.1 = v,
+            None => pairs.push((k, v)),
+        }
+    }
+    let mut capacity = initial_capacity.max(1).next_power_of_two();
+    while pairs.len() * 4 > capacity * 3 {
+        capacity *= 2;
+    }
+    let bucket = |k: &str| {
+        let h = java_string_hash(k) as u32;
+        ((h ^ (h >> 16)) as usize) & (capacity - 1)
+    };
+    // sort_by_key is stable: insertion order within a bucket.
+    pairs.sort_by_key(|(k, _)| bucket(k));
+    encode_properties(pairs)
+}
+
 /// Parses a properties string into a map.
 pub fn parse_properties(props: &str) -> HashMap<String, String> {
     PropertiesIter::new(props)
@@ -144,6 +182,40 @@ pub fn set_property(props: &str, key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn java_hash_map_order_matches_what_the_java_broker_stores() {
+        // mqadmin 4.9.8 (a HashMap of default size) printed this order for a message the Java 5.5.0
+        // broker stored.
+        let sent =
+            "compatIndex\u{1}0\u{2}KEYS\u{1}key_0\u{2}UNIQ_KEY\u{1}FD01\u{2}WAIT\u{1}true\u{2}\
+                    TAGS\u{1}TagA\u{2}MSG_REGION\u{1}DefaultRegion\u{2}TRACE_ON\u{1}true\u{2}\
+                    CLUSTER\u{1}DefaultCluster\u{2}";
+        let printed = hash_map_order(&java_hash_map_order(sent), 16);
+        let keys: Vec<String> = PropertiesIter::new(&printed)
+            .map(|(k, _)| k.to_string())
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "TRACE_ON",
+                "compatIndex",
+                "MSG_REGION",
+                "KEYS",
+                "UNIQ_KEY",
+                "CLUSTER",
+                "WAIT",
+                "TAGS"
+            ]
+        );
+    }
+
+    #[test]
+    fn java_hash_map_order_keeps_one_pair_per_key_with_the_last_value() {
+        let out = java_hash_map_order("A\u{1}1\u{2}B\u{1}2\u{2}A\u{1}3\u{2}");
+        assert_eq!(get_property(&out, "A"), Some("3"));
+        assert_eq!(PropertiesIter::new(&out).count(), 2);
+    }
 
     #[test]
     fn append_after_a_4x_string_without_trailing_separator_keeps_pairs_apart() {
