@@ -40,6 +40,7 @@ pub use error::{Result, StoreError};
 pub use fs::{FileSystem, OsFileSystem};
 pub use message::{MessageExtBatch, MessageExtBrokerInner};
 pub use message_store::{MessageStore, PutFuture};
+pub use recovery::RecoveryReport;
 pub use result::{
     AppendMessageResult, ArrivalInfo, ArrivalListener, GetMessageResult, GetMessageStatus,
     MessageFilter, PutMessageResult, PutMessageStatus, QueryMessageResult,

@@ -28,7 +28,7 @@ use crate::fs::FileSystem;
 use crate::index::IndexService;
 use crate::message::properties::keys;
 use crate::message::{MessageExtBatch, MessageExtBrokerInner, SCHEDULE_TOPIC};
-use crate::recovery;
+use crate::recovery::{self, RecoveryReport};
 use crate::result::{
     AppendMessageResult, ArrivalListener, PutMessageResult, PutMessageStatus, QueryMessageResult,
 };
@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub(crate) flags: crate::running::RunningFlags,
     pub(crate) group_commit: GroupCommit,
     pub(crate) reput_from: AtomicI64,
+    /// What the recovery at open found.
+    pub(crate) recovery: RecoveryReport,
     pub(crate) dispatcher: OnceLock<Thread>,
     pub(crate) listener: RwLock<Option<ArrivalListener>>,
     pub(crate) delay_levels: Vec<i64>,
@@ -180,7 +182,7 @@ impl MessageStore {
             None
         };
         let loaded = started.elapsed();
-        let reput_from = recovery::recover(
+        let report = recovery::recover(
             &config,
             &commit_log,
             &cqs,
@@ -198,7 +200,8 @@ impl MessageStore {
             checkpoint,
             flags: crate::running::RunningFlags::default(),
             group_commit: GroupCommit::default(),
-            reput_from: AtomicI64::new(reput_from),
+            reput_from: AtomicI64::new(report.reput_from),
+            recovery: report,
             dispatcher: OnceLock::new(),
             listener: RwLock::new(None),
             delay_levels,
@@ -235,6 +238,7 @@ impl MessageStore {
             std::thread::sleep(Duration::from_millis(1));
         }
         store.rebuild_queue_offsets();
+        flush::checkpoint_after_recovery(&inner, &inner.recovery)?;
 
         checkpoint::create_abort_file(&inner.config.abort_path())?;
         tracing::info!(
@@ -599,6 +603,11 @@ impl MessageStore {
     /// Offset up to which the CommitLog is known to be on disk.
     pub fn flushed_phy_offset(&self) -> i64 {
         self.inner.commit_log.flushed_where()
+    }
+
+    /// What the recovery at open found (abnormal or not, where its scan started, the end).
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.inner.recovery
     }
 
     /// Whether a flush failure poisoned the store.
