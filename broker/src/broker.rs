@@ -161,9 +161,18 @@ fn now_ms() -> i64 {
 
 /// Starts a broker with `config`.
 pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    start_with_fs(config, store::fs::os()).await
+}
+
+/// [`start`] with the store's file-system seam (and disk usage source) replaced: tests inject
+/// I/O faults or a disk usage figure through it.
+pub async fn start_with_fs(
+    config: BrokerConfig,
+    fs: std::sync::Arc<dyn store::FileSystem>,
+) -> Result<BrokerHandle, StartError> {
     let settings = config.settings()?;
     let store_config = store::config::StoreConfig::from_properties(&config.store_properties())?;
-    let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
+    let store = tokio::task::spawn_blocking(move || MessageStore::open_with_fs(store_config, fs))
         .await
         .map_err(|e| {
             store::error::StoreError::InvalidConfig(format!("store open task failed: {e}"))

@@ -31,5 +31,5 @@ pub mod subscription_group;
 pub mod topic_config;
 pub mod transaction;
 
-pub use broker::{start, Broker, BrokerHandle};
+pub use broker::{start, start_with_fs, Broker, BrokerHandle};
 pub use config::BrokerConfig;

@@ -36,6 +36,8 @@ use crate::result::{
 /// State shared with the service threads.
 pub(crate) struct Inner {
     pub(crate) config: StoreConfig,
+    /// The I/O seam (also the disk usage source).
+    pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) commit_log: CommitLog,
     pub(crate) cqs: ConsumeQueueTable,
     pub(crate) index: Option<IndexService>,
@@ -66,6 +68,17 @@ impl std::fmt::Debug for Inner {
             .field("flags", &self.flags)
             .finish_non_exhaustive()
     }
+}
+
+/// Disk usage per store directory, in percent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiskUsage {
+    /// The CommitLog's file system.
+    pub commit_log: Option<f64>,
+    /// The ConsumeQueues' file system.
+    pub consume_queue: Option<f64>,
+    /// The index's file system.
+    pub index: Option<f64>,
 }
 
 /// The message store.
@@ -212,6 +225,7 @@ impl MessageStore {
             total_memory: total_memory_bytes(),
             commit_log_flushes: AtomicU64::new(0),
             allocator: OnceLock::new(),
+            fs: Arc::clone(&fs),
             config,
         });
 
@@ -613,6 +627,18 @@ impl MessageStore {
     /// Whether a flush failure poisoned the store.
     pub fn is_poisoned(&self) -> bool {
         self.inner.flags.is_poisoned()
+    }
+
+    /// Used share (percent) of the disks holding the CommitLog, the ConsumeQueues and the index,
+    /// through the store's [`FileSystem`]; `None` where it cannot be measured.
+    pub fn disk_usage(&self) -> DiskUsage {
+        let c = &self.inner.config;
+        let fs = &self.inner.fs;
+        DiskUsage {
+            commit_log: fs.disk_used_percent(&c.commit_log_dir()),
+            consume_queue: fs.disk_used_percent(&c.consume_queue_dir()),
+            index: fs.disk_used_percent(&c.index_dir()),
+        }
     }
 
     /// Whether puts are refused because the disk is nearly full.
