@@ -50,6 +50,8 @@ pub struct Broker {
     /// Poked when topics change so the broker re-registers at once.
     pub register_now: Notify,
     pub started_at_ms: i64,
+    /// The ACL 1.0 validator when `aclEnable=true` (its files are changed by the ACL admin codes).
+    pub acl: Option<Arc<crate::acl::AclValidator>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -213,6 +215,7 @@ pub async fn start_with_fs(
         outbound: RemotingClient::new(crate::security::outbound_client_config(&tls)),
         register_now: Notify::new(),
         started_at_ms: now_ms(),
+        acl: acl.clone(),
     });
 
     let weak = Arc::downgrade(&broker);
