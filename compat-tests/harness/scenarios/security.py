@@ -19,6 +19,13 @@ then passes the whole ``compat.SecurityAcl`` check (Java client 4.9.8), ``delete
 removes it, and a send with it is refused ("No acl config for ..."). Java 5.x tools and brokers
 dropped these commands with ACL 1.0, so there is no 5.5.0 variant and no Java self-check.
 
+``clients/go-2.1.2/acl``: the ``security-acl`` cluster; rocketmq-client-go v2.1.2 with
+``WithCredentials(primitive.Credentials{...})`` (``compat-go acl``): the admin account creates the
+topics, the non-admin account sends and push-consumes every message, a wrong secret key and the
+DENY topic are refused with "CODE: 1" and the AclException text. (The Go admin API does not report
+a broker's refusal, so the non-admin topic creation is left to the Java scenario.) client-go v2.1.2
+has no TLS option, so there is no Go TLS scenario.
+
 ``clients/java-<v>/tls``: a cluster of its own (key ``security-tls``) whose broker runs in
 ``tls.server.mode=enforcing`` (our broker reads it from broker.conf; the Java broker, with
 ``COMPAT_SECURITY_BROKER=java`` as a self-check of the scenario, from ``-Dtls.server.mode``); the
@@ -63,9 +70,11 @@ accounts:
     defaultGroupPerm: DENY
     topicPerms:
       - {ACL_TOPIC}=PUB|SUB
+      - {ACL_TOPIC}_go=PUB|SUB
       - {ACL_DENIED}=DENY
     groupPerms:
       - {ACL_GROUP}=SUB
+      - {ACL_GROUP}_go=SUB
   - accessKey: {ACL_ADMIN[0]}
     secretKey: {ACL_ADMIN[1]}
     whiteRemoteAddress:
@@ -245,6 +254,18 @@ def _mqadmin_acl_admin(version: str):
     return run_case
 
 
+def _go_acl(ctx):
+    c = _cluster(ctx, ACL, "ours",
+                 extra_conf={"aclEnable": "true", "rocketmqHome": "{home}"},
+                 java_props={}, home_files={"conf/plain_acl.yml": PLAIN_ACL_YML})
+    rc, out = ctx.go(["acl", "-ns", c.namesrv.addr, "-broker", c.broker.addr,
+                      "-ak", ACL_USER[0], "-sk", ACL_USER[1],
+                      "-admin-ak", ACL_ADMIN[0], "-admin-sk", ACL_ADMIN[1],
+                      "-topic", ACL_TOPIC + "_go", "-group", ACL_GROUP + "_go",
+                      "-denied-topic", ACL_DENIED], TIMEOUT)
+    check_program(rc, out, "go client 2.1.2", ctx.log_path("go"))
+
+
 def _java_tls(version: str):
     def run_case(ctx):
         impl = os.environ.get("COMPAT_SECURITY_BROKER", "ours")
@@ -256,6 +277,8 @@ def _java_tls(version: str):
     return run_case
 
 
+scenario("clients/go-2.1.2/acl", tags=("broker", "clients", "go", "security"),
+         clusters=(ACL,))(_go_acl)
 scenario("clients/java-4.9.8/acl-admin", tags=("broker", "clients", "java", "mqadmin", "security"),
          clusters=(ACL_ADMIN_CLUSTER,))(_mqadmin_acl_admin("4.9.8"))
 
