@@ -1,6 +1,7 @@
 //! CommitLog record decoder: `decode_record` (with and without CRC) and `decode_messages` over
 //! arbitrary bytes never panic; a decoded record lies inside the input, and re-encoding it
-//! decodes back to the same record.
+//! decodes back to the same record (properties that are not UTF-8 decode cut at the first bad
+//! byte, so such a record re-encodes shorter).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -35,6 +36,13 @@ fuzz_target!(|data: &[u8]| {
             )
             .expect("a decoded record encodes");
             match decode_record(&again, crc) {
+                // Properties that are not UTF-8 decode cut at the first bad byte (the raw
+                // record is what the broker serves), so only the lengths may differ then.
+                Ok(Decoded::Message(m2)) if again.len() != m.total_size as usize => {
+                    assert!(again.len() < m.total_size as usize);
+                    assert_eq!(m.properties, m2.properties);
+                    assert_eq!((m.body, m.topic), (m2.body, m2.topic));
+                }
                 Ok(Decoded::Message(m2)) => assert_eq!(m, m2),
                 other => panic!("re-encoded record decodes to {other:?}"),
             }
