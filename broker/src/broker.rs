@@ -52,6 +52,8 @@ pub struct Broker {
     /// Poked when topics change so the broker re-registers at once.
     pub register_now: Notify,
     pub started_at_ms: i64,
+    /// The ACL 1.0 validator when `aclEnable=true` (its files are changed by the ACL admin codes).
+    pub acl: Option<Arc<crate::acl::AclValidator>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,9 +166,18 @@ fn now_ms() -> i64 {
 
 /// Starts a broker with `config`.
 pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
+    start_with_fs(config, store::fs::os()).await
+}
+
+/// [`start`] with the store's file-system seam (and disk usage source) replaced: tests inject
+/// I/O faults or a disk usage figure through it.
+pub async fn start_with_fs(
+    config: BrokerConfig,
+    fs: std::sync::Arc<dyn store::FileSystem>,
+) -> Result<BrokerHandle, StartError> {
     let settings = config.settings()?;
     let store_config = store::config::StoreConfig::from_properties(&config.store_properties())?;
-    let store = tokio::task::spawn_blocking(move || MessageStore::open(store_config))
+    let store = tokio::task::spawn_blocking(move || MessageStore::open_with_fs(store_config, fs))
         .await
         .map_err(|e| {
             store::error::StoreError::InvalidConfig(format!("store open task failed: {e}"))
@@ -215,6 +226,7 @@ pub async fn start(config: BrokerConfig) -> Result<BrokerHandle, StartError> {
         outbound: RemotingClient::new(crate::security::outbound_client_config(&tls)),
         register_now: Notify::new(),
         started_at_ms: now_ms(),
+        acl: acl.clone(),
     });
 
     let weak = Arc::downgrade(&broker);

@@ -34,5 +34,5 @@ pub mod timer;
 pub mod topic_config;
 pub mod transaction;
 
-pub use broker::{start, Broker, BrokerHandle};
+pub use broker::{start, start_with_fs, Broker, BrokerHandle};
 pub use config::BrokerConfig;

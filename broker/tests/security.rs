@@ -2,6 +2,8 @@
 //! served, a wrong secret, an unsigned request, a denied topic and a non-admin topic creation
 //! are answered SYSTEM_ERROR with Java's AclException text; and the broker's default TLS mode
 //! (permissive, self-signed test certificate) serves a TLS and a plaintext client on one port.
+//! The ACL administration codes (50-53, mqadmin's updateAclConfig etc.) change plain_acl.yml and
+//! the accounts in force at once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -245,5 +247,239 @@ async fn default_tls_mode_serves_tls_and_plaintext_on_the_broker_port() {
         .is_err());
     let r = tls.invoke(&addr, send("TopicTls", "tls"), T).await.unwrap();
     assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    b.shutdown().await;
+}
+
+fn acl_request(code: i32, fields: &[(&str, &str)]) -> RemotingCommand {
+    let mut ext = ExtFields::new();
+    for (k, v) in fields {
+        ext.insert(*k, *v);
+    }
+    RemotingCommand::request(code, ext)
+}
+
+/// UPDATE_AND_CREATE_ACL_CONFIG adds an account to plain_acl.yml (dataVersion advanced) that can
+/// send at once; an update changes its permissions; GET_BROKER_CLUSTER_ACL_INFO reports the
+/// versions; DELETE_ACL_CONFIG removes it (its sends are refused, deleting it again fails with
+/// DELETE_ACL_CONFIG_FAILED); UPDATE_GLOBAL_WHITE_ADDRS_CONFIG replaces the global white list;
+/// only admin accounts may do any of it, and a bad account is refused without touching the file.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acl_admin_codes_change_the_accounts_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("conf")).unwrap();
+    let file = dir.path().join("conf/plain_acl.yml");
+    std::fs::write(&file, ACL).unwrap();
+    let port = free_port();
+    let b = start_broker(
+        dir.path(),
+        port,
+        &[
+            ("aclEnable", "true".into()),
+            ("rocketmqHome", dir.path().display().to_string()),
+        ],
+    )
+    .await;
+    let addr = format!("127.0.0.1:{port}");
+    let c = RemotingClient::new(ClientConfig::default());
+    let admin = |req| sign(req, "adminAk01", "adminSecret");
+
+    // Unknown account first.
+    let r = c
+        .invoke(
+            &addr,
+            sign(send("TopicAcl", "x"), "newUserAk", "newUserSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_acl_refusal(&r, "No acl config for newUserAk");
+
+    let create = acl_request(
+        request_code::UPDATE_AND_CREATE_ACL_CONFIG,
+        &[
+            ("accessKey", "newUserAk"),
+            ("secretKey", "newUserSecret"),
+            ("admin", "false"),
+            ("defaultTopicPerm", "DENY"),
+            ("defaultGroupPerm", "SUB"),
+            ("topicPerms", "TopicAcl=PUB,TopicOther=SUB"),
+        ],
+    );
+    // A non-admin account may not.
+    let r = c
+        .invoke(
+            &addr,
+            sign(create.clone(), "producerAk", "producerSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_acl_refusal(
+        &r,
+        "Need admin permission for request code=50, but accessKey=producerAk is not",
+    );
+    let r = c.invoke(&addr, admin(create), T).await.unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("newUserAk") && text.contains("TopicOther=SUB"),
+        "{text}"
+    );
+    assert!(text.contains("dataVersion"), "{text}");
+    let r = c
+        .invoke(
+            &addr,
+            sign(send("TopicAcl", "x"), "newUserAk", "newUserSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(
+            &addr,
+            sign(send("TopicOther", "x"), "newUserAk", "newUserSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_acl_refusal(&r, "No permission for topic:TopicOther");
+
+    // Update: only the fields sent change (the secret stays).
+    let r = c
+        .invoke(
+            &addr,
+            admin(acl_request(
+                request_code::UPDATE_AND_CREATE_ACL_CONFIG,
+                &[
+                    ("accessKey", "newUserAk"),
+                    ("topicPerms", "TopicOther=PUB|SUB"),
+                ],
+            )),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(
+            &addr,
+            sign(send("TopicOther", "x"), "newUserAk", "newUserSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+
+    // A bad account is refused and the file is left alone.
+    let before = std::fs::read_to_string(&file).unwrap();
+    for fields in [
+        &[("accessKey", "short"), ("secretKey", "longEnough1")][..],
+        &[("accessKey", "anotherAk"), ("secretKey", "tiny")][..],
+        &[
+            ("accessKey", "anotherAk"),
+            ("secretKey", "longEnough1"),
+            ("topicPerms", "noperm"),
+        ][..],
+    ] {
+        let r = c
+            .invoke(
+                &addr,
+                admin(acl_request(
+                    request_code::UPDATE_AND_CREATE_ACL_CONFIG,
+                    fields,
+                )),
+                T,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            r.code,
+            response_code::UPDATE_AND_CREATE_ACL_CONFIG_FAILED,
+            "{fields:?}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), before);
+
+    // Versions: the default file's counter counts the two writes.
+    let r = c
+        .invoke(
+            &addr,
+            admin(acl_request(request_code::GET_BROKER_CLUSTER_ACL_INFO, &[])),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let version: serde_json::Value = serde_json::from_str(r.ext("version").unwrap()).unwrap();
+    assert_eq!(version["counter"], 2);
+    let all: serde_json::Value = serde_json::from_str(r.ext("allAclFileVersion").unwrap()).unwrap();
+    assert_eq!(all[file.display().to_string()]["counter"], 2);
+    assert_eq!(r.ext("brokerName"), Some("broker-sec"));
+    assert_eq!(
+        r.ext("brokerAddr"),
+        Some(format!("127.0.0.1:{port}").as_str())
+    );
+
+    // Delete: refused afterwards; a second delete fails.
+    let delete = acl_request(
+        request_code::DELETE_ACL_CONFIG,
+        &[("accessKey", "newUserAk")],
+    );
+    let r = c.invoke(&addr, admin(delete.clone()), T).await.unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    assert!(!std::fs::read_to_string(&file)
+        .unwrap()
+        .contains("newUserAk"));
+    let r = c
+        .invoke(
+            &addr,
+            sign(send("TopicAcl", "x"), "newUserAk", "newUserSecret"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_acl_refusal(&r, "No acl config for newUserAk");
+    let r = c.invoke(&addr, admin(delete), T).await.unwrap();
+    assert_eq!(r.code, response_code::DELETE_ACL_CONFIG_FAILED);
+    assert_eq!(
+        r.remark.as_deref(),
+        Some("The accesskey[newUserAk] corresponding to accessConfig has been deleted failed.")
+    );
+
+    // Global white list: 127.0.0.1 passes unsigned.
+    let r = c
+        .invoke(
+            &addr,
+            admin(acl_request(
+                request_code::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG,
+                &[("globalWhiteAddrs", "10.0.0.*,127.0.0.1")],
+            )),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(&addr, send("TopicAcl", "unsigned"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    // Outside rocketmqHome: refused.
+    let r = c
+        .invoke(
+            &addr,
+            acl_request(
+                request_code::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG,
+                &[("globalWhiteAddrs", "*"), ("aclFileFullPath", "/etc/hosts")],
+            ),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code,
+        response_code::UPDATE_GLOBAL_WHITE_ADDRS_CONFIG_FAILED
+    );
     b.shutdown().await;
 }

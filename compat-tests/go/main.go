@@ -8,6 +8,7 @@
 //	send-push   create a topic on -broker, wait for its route on -ns, send -n
 //	            messages synchronously with keys, tags and user properties, then
 //	            push-consume them and check every body, key, tag and property.
+//	acl         ACL 1.0 with primitive.Credentials (acl.go).
 //
 // Exit status 0 means the scenario passed; on failure the last line printed on
 // stderr starts with "FAIL:" and says why. Every wait is bounded by -timeout.
@@ -47,6 +48,9 @@ func main() {
 		os.Exit(2)
 	}
 	scenario := os.Args[1]
+	if scenario == "acl" { // ACL 1.0 with credentials: acl.go, own flags
+		os.Exit(runACL(os.Args[2:]))
+	}
 	if f, ok := coreScenarios[scenario]; ok { // broker-core scenarios: core.go, own flags
 		os.Exit(runCore(scenario, f, os.Args[2:]))
 	}

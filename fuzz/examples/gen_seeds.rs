@@ -82,7 +82,72 @@ fn commands() -> Vec<(&'static str, RemotingCommand)> {
     ]
 }
 
+/// CommitLog records (v1 IPv4, v2 IPv6 with properties, a blank marker, two records in a row),
+/// batch bodies and SQL92 selectors.
+fn store_and_filter_seeds() {
+    use store::message::batch::encode_batch;
+    use store::message::record::{body_crc, encode_record_to_vec, MessageVersion, RecordHeader};
+    let header = |born: &str, store: &str, body: &[u8]| RecordHeader {
+        queue_id: 3,
+        flag: 0,
+        queue_offset: 7,
+        physical_offset: 4096,
+        sys_flag: 0,
+        born_timestamp: 1_700_000_000_000,
+        born_host: born.parse().expect("addr"),
+        store_timestamp: 1_700_000_000_123,
+        store_host: store.parse().expect("addr"),
+        reconsume_times: 0,
+        prepared_transaction_offset: 0,
+        body_crc: body_crc(body),
+    };
+    let v1 = encode_record_to_vec(
+        MessageVersion::V1,
+        &header("10.1.2.3:40000", "192.168.0.10:10911", b"hello"),
+        b"hello",
+        "TopicTest",
+        b"TAGS\x01TagA\x02KEYS\x01k1\x02UNIQ_KEY\x017F000001\x02",
+    )
+    .expect("v1 record");
+    let v2 = encode_record_to_vec(
+        MessageVersion::V2,
+        &header("[::1]:40000", "[fe80::1]:10911", b"body v2"),
+        b"body v2",
+        "%RETRY%GID_long_topic_name",
+        b"a\x016\x02b\x01x\x02",
+    )
+    .expect("v2 record");
+    write("record", "v1-ipv4", &v1);
+    write("record", "v2-ipv6", &v2);
+    let mut two = v1.clone();
+    two.extend_from_slice(&v2);
+    write("record", "two-records", &two);
+    let mut blank = 64i32.to_be_bytes().to_vec();
+    blank.extend_from_slice(&(0xcbd43194u32 as i32).to_be_bytes());
+    blank.resize(64, 0);
+    write("record", "blank", &blank);
+
+    let b = encode_batch([
+        (0, &b"m0"[..], "TAGS\u{1}A\u{2}"),
+        (1, &b""[..], ""),
+        (0, &b"third message"[..], "KEYS\u{1}k\u{2}WAIT\u{1}true\u{2}"),
+    ]);
+    write("batch", "three", &b);
+    write("batch", "cut", &b[..b.len() - 5]);
+
+    for (name, sql) in [
+        ("and", "a > 5 AND b = 'x'"),
+        ("between", "a BETWEEN 1 AND 10 OR TAGS IN ('TagA', 'TagB')"),
+        ("null-like", "b IS NOT NULL AND b LIKE 'x%' ESCAPE '!' AND NOT (c <> 3.5E2)"),
+        ("arith", "(a + 2) * -3 / 4 >= 1.5 AND d = TRUE"),
+        ("strings", "b NOT IN ('it''s', '') AND a <> 0x1F"),
+    ] {
+        write("sql92", name, sql.as_bytes());
+    }
+}
+
 fn main() {
+    store_and_filter_seeds();
     let cmds = commands();
     let mut stream = Vec::new();
     for (name, cmd) in &cmds {

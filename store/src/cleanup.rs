@@ -14,8 +14,9 @@ use chrono::Timelike;
 use crate::commit_log::now_ms;
 use crate::message_store::Inner;
 
-/// Percentage of the filesystem holding `path` that is used, Java style ((total - free) / total);
-/// `None` if it cannot be measured.
+/// Percentage of the filesystem holding `path` that is used, as Java's
+/// `getDiskPartitionSpaceUsedPercent` measures it: used (total - free) over used + available to
+/// unprivileged users, rounded up to a whole percent. `None` if it cannot be measured.
 pub fn disk_used_percent(path: &Path) -> Option<f64> {
     let mut p = path;
     while !p.exists() {
@@ -25,8 +26,12 @@ pub fn disk_used_percent(path: &Path) -> Option<f64> {
     if st.f_blocks == 0 {
         return None;
     }
-    let used = st.f_blocks.saturating_sub(st.f_bfree);
-    Some(used as f64 * 100.0 / st.f_blocks as f64)
+    let used = u128::from(st.f_blocks.saturating_sub(st.f_bfree));
+    let entire = used + u128::from(st.f_bavail);
+    if entire == 0 {
+        return None;
+    }
+    Some((used * 100).div_ceil(entire) as f64)
 }
 
 /// (total, free) bytes of the file system holding `path` (or its nearest existing ancestor).
@@ -67,7 +72,7 @@ fn check_space(inner: &Inner) -> SpaceState {
     let c = &inner.config;
     let ratio = [c.commit_log_dir(), c.consume_queue_dir()]
         .iter()
-        .filter_map(|p| disk_used_percent(p))
+        .filter_map(|p| inner.fs.disk_used_percent(p))
         .fold(0.0f64, f64::max);
     let warning = f64::from(c.disk_space_warning_level_ratio);
     let forcibly = f64::from(c.disk_space_clean_forcibly_ratio);

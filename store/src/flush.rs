@@ -14,7 +14,9 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 
+use crate::error::{Result, StoreError};
 use crate::message_store::Inner;
+use crate::recovery::RecoveryReport;
 use crate::result::PutMessageStatus;
 
 #[derive(Debug)]
@@ -216,6 +218,52 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
         tracing::error!(error = %e, "checkpoint flush failed");
         inner.flags.poison();
     }
+}
+
+/// Right after recovery and the dispatch catch-up: makes the recovered state durable and writes
+/// a checkpoint vouching for it (every structure holds every record up to the last one), so a
+/// crash soon after start does not send the next recovery back to an old file, or to file 0 when
+/// the previous run never wrote a checkpoint. After a crash the bytes the previous process wrote
+/// may be only in the page cache, so the scanned CommitLog range and the ConsumeQueue tails are
+/// synced first. A failure poisons the store and fails the open.
+pub(crate) fn checkpoint_after_recovery(inner: &Inner, report: &RecoveryReport) -> Result<()> {
+    if report.abnormal {
+        let synced = inner
+            .commit_log
+            .files()
+            .sync_from(report.scan_start)
+            .map_err(|e| StoreError::io("commitlog", e))
+            .and_then(|()| {
+                inner
+                    .cqs
+                    .par_for_each_io(|cq| cq.sync_tail().map_err(|e| StoreError::io(cq.topic(), e)))
+            });
+        if let Err(e) = synced {
+            tracing::error!(error = %e, "syncing the recovered files failed");
+            inner.flags.poison();
+            return Err(e);
+        }
+    }
+    if !flush_commit_log(inner, 0) {
+        return Err(StoreError::Poisoned);
+    }
+    let ts = report.last_store_timestamp;
+    if ts > 0 {
+        if ts > inner.checkpoint.physic_msg_timestamp() {
+            inner.checkpoint.set_physic_msg_timestamp(ts);
+        }
+        inner.logics_ts_live.fetch_max(ts, Ordering::AcqRel);
+    }
+    flush_logics(inner, true);
+    if inner.flags.is_poisoned() {
+        return Err(StoreError::Poisoned);
+    }
+    tracing::info!(
+        physic_msg_timestamp = inner.checkpoint.physic_msg_timestamp(),
+        logics_msg_timestamp = inner.checkpoint.logics_msg_timestamp(),
+        "checkpoint written after recovery"
+    );
+    Ok(())
 }
 
 /// ConsumeQueue flush loop; a thorough flush on stop.

@@ -52,6 +52,12 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
         let _ = path;
         file.sync_data()
     }
+
+    /// Used share, in percent, of the file system holding `path` (Java's measure); `None` if it
+    /// cannot be measured. The retention service and the disk-full check read it.
+    fn disk_used_percent(&self, path: &Path) -> Option<f64> {
+        crate::cleanup::disk_used_percent(path)
+    }
 }
 
 /// The real file system.

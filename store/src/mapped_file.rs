@@ -524,6 +524,16 @@ impl MappedFile {
         Ok(self.flushed_position())
     }
 
+    /// Syncs every written byte, flushed or not (after a crash the pages written by the previous
+    /// process may still be only in the page cache). The positions do not move.
+    pub fn sync_written(&self) -> io::Result<()> {
+        let wrote = self.wrote_position();
+        if wrote == 0 {
+            return Ok(());
+        }
+        self.sync_range(0, wrote as usize)
+    }
+
     /// Whether at least `least_pages` dirty pages are waiting (or the file is full and unflushed).
     pub fn is_able_to_flush(&self, least_pages: u32) -> bool {
         let wrote = self.wrote_position();

@@ -344,6 +344,18 @@ impl MappedFileQueue {
         Ok(progressed && self.flushed_where() > before)
     }
 
+    /// Syncs the written bytes of every file holding data at or after `offset` (after a crash
+    /// recovery, before the checkpoint vouches for them).
+    pub fn sync_from(&self, offset: i64) -> std::io::Result<()> {
+        let size = i64::from(self.file_size);
+        for f in self.files() {
+            if f.file_from_offset() + size > offset {
+                f.sync_written()?;
+            }
+        }
+        Ok(())
+    }
+
     /// Recovery: makes `offset` the end of the stream. The file holding it gets its positions set
     /// (and its stale tail zeroed); files starting after it are deleted.
     pub fn truncate_dirty(&self, offset: i64) -> Result<()> {

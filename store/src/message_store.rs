@@ -28,7 +28,7 @@ use crate::fs::FileSystem;
 use crate::index::IndexService;
 use crate::message::properties::keys;
 use crate::message::{MessageExtBatch, MessageExtBrokerInner, SCHEDULE_TOPIC};
-use crate::recovery;
+use crate::recovery::{self, RecoveryReport};
 use crate::result::{
     AppendMessageResult, ArrivalListener, PutMessageResult, PutMessageStatus, QueryMessageResult,
 };
@@ -36,6 +36,8 @@ use crate::result::{
 /// State shared with the service threads.
 pub(crate) struct Inner {
     pub(crate) config: StoreConfig,
+    /// The I/O seam (also the disk usage source).
+    pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) commit_log: CommitLog,
     pub(crate) cqs: ConsumeQueueTable,
     pub(crate) index: Option<IndexService>,
@@ -43,6 +45,8 @@ pub(crate) struct Inner {
     pub(crate) flags: crate::running::RunningFlags,
     pub(crate) group_commit: GroupCommit,
     pub(crate) reput_from: AtomicI64,
+    /// What the recovery at open found.
+    pub(crate) recovery: RecoveryReport,
     pub(crate) dispatcher: OnceLock<Thread>,
     pub(crate) listener: RwLock<Option<ArrivalListener>>,
     pub(crate) delay_levels: Vec<i64>,
@@ -64,6 +68,17 @@ impl std::fmt::Debug for Inner {
             .field("flags", &self.flags)
             .finish_non_exhaustive()
     }
+}
+
+/// Disk usage per store directory, in percent.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DiskUsage {
+    /// The CommitLog's file system.
+    pub commit_log: Option<f64>,
+    /// The ConsumeQueues' file system.
+    pub consume_queue: Option<f64>,
+    /// The index's file system.
+    pub index: Option<f64>,
 }
 
 /// The message store.
@@ -180,7 +195,7 @@ impl MessageStore {
             None
         };
         let loaded = started.elapsed();
-        let reput_from = recovery::recover(
+        let report = recovery::recover(
             &config,
             &commit_log,
             &cqs,
@@ -198,7 +213,8 @@ impl MessageStore {
             checkpoint,
             flags: crate::running::RunningFlags::default(),
             group_commit: GroupCommit::default(),
-            reput_from: AtomicI64::new(reput_from),
+            reput_from: AtomicI64::new(report.reput_from),
+            recovery: report,
             dispatcher: OnceLock::new(),
             listener: RwLock::new(None),
             delay_levels,
@@ -209,6 +225,7 @@ impl MessageStore {
             total_memory: total_memory_bytes(),
             commit_log_flushes: AtomicU64::new(0),
             allocator: OnceLock::new(),
+            fs: Arc::clone(&fs),
             config,
         });
 
@@ -235,6 +252,7 @@ impl MessageStore {
             std::thread::sleep(Duration::from_millis(1));
         }
         store.rebuild_queue_offsets();
+        flush::checkpoint_after_recovery(&inner, &inner.recovery)?;
 
         checkpoint::create_abort_file(&inner.config.abort_path())?;
         tracing::info!(
@@ -601,9 +619,26 @@ impl MessageStore {
         self.inner.commit_log.flushed_where()
     }
 
+    /// What the recovery at open found (abnormal or not, where its scan started, the end).
+    pub fn recovery_report(&self) -> RecoveryReport {
+        self.inner.recovery
+    }
+
     /// Whether a flush failure poisoned the store.
     pub fn is_poisoned(&self) -> bool {
         self.inner.flags.is_poisoned()
+    }
+
+    /// Used share (percent) of the disks holding the CommitLog, the ConsumeQueues and the index,
+    /// through the store's [`FileSystem`]; `None` where it cannot be measured.
+    pub fn disk_usage(&self) -> DiskUsage {
+        let c = &self.inner.config;
+        let fs = &self.inner.fs;
+        DiskUsage {
+            commit_log: fs.disk_used_percent(&c.commit_log_dir()),
+            consume_queue: fs.disk_used_percent(&c.consume_queue_dir()),
+            index: fs.disk_used_percent(&c.index_dir()),
+        }
     }
 
     /// Whether puts are refused because the disk is nearly full.

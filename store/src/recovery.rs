@@ -11,7 +11,24 @@ use crate::consume_queue::ConsumeQueueTable;
 use crate::error::Result;
 use crate::index::IndexService;
 
-/// Recovers the store files; returns the CommitLog offset the dispatcher starts from.
+/// What recovery found and decided (logged, and kept for [`crate::MessageStore::recovery_report`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RecoveryReport {
+    /// The abort file was present: the previous run did not shut down cleanly.
+    pub abnormal: bool,
+    /// CommitLog offset the record scan started at (start of a file; everything before it was
+    /// trusted through the checkpoint or, after a clean shutdown, the last three files rule).
+    pub scan_start: i64,
+    /// The recovered CommitLog end.
+    pub end_offset: i64,
+    /// Where the dispatcher restarted.
+    pub reput_from: i64,
+    /// Store time of the last valid record (0 for an empty CommitLog).
+    pub last_store_timestamp: i64,
+}
+
+/// Recovers the store files; returns what it did, including the CommitLog offset the dispatcher
+/// starts from.
 pub(crate) fn recover(
     config: &StoreConfig,
     commit_log: &CommitLog,
@@ -19,7 +36,7 @@ pub(crate) fn recover(
     checkpoint: &StoreCheckpoint,
     index: Option<&IndexService>,
     abnormal: bool,
-) -> Result<i64> {
+) -> Result<RecoveryReport> {
     // The CommitLog's files are loaded, so its minimum is known (recovery never changes it).
     let min_phy = commit_log.min_offset().max(0);
     cqs.par_for_each(|cq| cq.recover_after(!abnormal, min_phy))?;
@@ -28,6 +45,13 @@ pub(crate) fn recover(
     let outcome = commit_log.recover(mode, config.check_crc_on_recover)?;
     let end = outcome.end_offset;
     checkpoint.set_confirm_phy_offset(end);
+    let mut report = RecoveryReport {
+        abnormal,
+        scan_start: outcome.scan_start,
+        end_offset: end,
+        reput_from: 0,
+        last_store_timestamp: outcome.last_store_timestamp,
+    };
 
     if commit_log.files().is_empty() {
         for cq in cqs.all() {
@@ -41,7 +65,7 @@ pub(crate) fn recover(
             cq.destroy()?;
             cqs.remove(cq.topic(), cq.queue_id());
         }
-        return Ok(0);
+        return Ok(report);
     }
 
     cqs.par_for_each(|cq| {
@@ -76,5 +100,6 @@ pub(crate) fn recover(
         abnormal,
         "store recovered"
     );
-    Ok(from)
+    report.reput_from = from;
+    Ok(report)
 }

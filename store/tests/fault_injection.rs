@@ -216,3 +216,82 @@ async fn enospc_case(preallocate: bool) {
     assert_eq!(read_all(&store, "T", 0).len(), acked);
     assert_eq!(store.max_offset_in_queue("T", 0), acked as i64);
 }
+
+fn copy_tree(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// ENOSPC while a record is being written back (SYNC_FLUSH; a delayed allocation failing at
+/// msync): the put is not acknowledged and the store is poisoned. On disk only part of that
+/// record may have landed; the crash image keeps the first half of the failed range and loses
+/// the rest. Recovery of that image ends the CommitLog exactly after the last acknowledged
+/// record: no partial record, no ConsumeQueue unit for it, and the next put takes its place.
+#[tokio::test]
+async fn enospc_mid_record_leaves_no_partial_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let fs = Arc::new(FaultyFs::default());
+    let cfg = StoreConfig {
+        flush_disk_type: FlushDiskType::SyncFlush,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open_with_fs(cfg.clone(), fs.clone()).unwrap();
+    let mut acked_end = 0;
+    for i in 0..5 {
+        let r = store
+            .put_message(simple("T", 0, format!("durable-{i}").as_bytes()))
+            .await;
+        assert_eq!(r.status, PutMessageStatus::PutOk);
+        let a = r.append.unwrap();
+        acked_end = a.wrote_offset + i64::from(a.wrote_bytes);
+    }
+    wait_dispatched(&store);
+
+    fs.fail_sync_enospc_under(&cfg.commit_log_dir());
+    let body = vec![b'z'; 3000];
+    let failed = store.put_message(simple("T", 0, &body)).await;
+    assert_eq!(failed.status, PutMessageStatus::FlushDiskTimeout);
+    let torn = failed.append.unwrap();
+    assert_eq!(torn.wrote_offset, acked_end);
+    assert!(store.is_poisoned());
+    let (file, off, len) = fs.last_failed_range().unwrap();
+    assert!(
+        off as i64 <= acked_end % i64::from(cfg.mapped_file_size_commit_log) && len > 0,
+        "the failed range covers the unacknowledged record"
+    );
+    let refused = store.put_message(simple("T", 0, b"refused")).await;
+    assert_eq!(refused.status, PutMessageStatus::ServiceNotAvailable);
+
+    // The machine goes down now: the image keeps the first half of the failed range.
+    let image = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), image.path());
+    let rel = file.strip_prefix(dir.path()).unwrap();
+    let keep = off + len / 2;
+    let img_file = image.path().join(rel);
+    let mut bytes = std::fs::read(&img_file).unwrap();
+    bytes[keep..off + len].fill(0);
+    std::fs::write(&img_file, &bytes).unwrap();
+    assert!(image.path().join("abort").exists());
+    let _ = store.shutdown();
+    drop(store);
+
+    let store = MessageStore::open(small_config(image.path())).unwrap();
+    assert!(store.recovery_report().abnormal);
+    assert_eq!(store.max_phy_offset(), acked_end, "no partial record");
+    assert_eq!(store.max_offset_in_queue("T", 0), 5);
+    let msgs = read_all(&store, "T", 0);
+    assert_eq!(msgs.len(), 5);
+    let next = store.put_message(simple("T", 0, b"after")).await;
+    assert_eq!(next.status, PutMessageStatus::PutOk);
+    let a = next.append.unwrap();
+    assert_eq!(a.wrote_offset, acked_end);
+    assert_eq!(a.logics_offset, 5);
+}

@@ -247,3 +247,92 @@ async fn lock_file_written() {
     assert_eq!(std::fs::read(dir.path().join("lock")).unwrap(), b"lock");
     drop(store);
 }
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_tree(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+fn checkpoint_field(root: &Path, i: usize) -> i64 {
+    let b = std::fs::read(root.join("checkpoint")).unwrap();
+    i64::from_be_bytes(b[i * 8..i * 8 + 8].try_into().unwrap())
+}
+
+/// Repeated crashes: a crash recovery writes a checkpoint for the recovered state right away, so
+/// when the broker dies again before any regular checkpoint flush, the next recovery scans from
+/// the last files instead of rescanning the CommitLog from file 0. The first crash image has a
+/// zeroed checkpoint (a run that never wrote one), the second is a copy of the running store.
+#[tokio::test]
+async fn crash_recovery_writes_checkpoint_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    let file_size = i64::from(cfg.mapped_file_size_commit_log);
+    let store = reopen(&cfg);
+    let body = vec![b'x'; 1000];
+    let mut last_early = 0;
+    for _ in 0..200 {
+        let a = store
+            .put_message(simple("T", 0, &body))
+            .await
+            .append
+            .unwrap();
+        last_early = a.wrote_offset;
+    }
+    // Recovery trusts files whose first record is 3 s older than the checkpoint time.
+    tokio::time::sleep(std::time::Duration::from_millis(3300)).await;
+    for _ in 0..80 {
+        store
+            .put_message(simple("T", 0, &body))
+            .await
+            .append
+            .unwrap();
+    }
+    let end = store.max_phy_offset();
+    assert!(
+        end > 4 * file_size,
+        "the test needs several CommitLog files"
+    );
+    wait_dispatched(&store);
+    store.shutdown().unwrap();
+    drop(store);
+
+    // Crash 1: no checkpoint was ever written.
+    std::fs::write(dir.path().join("checkpoint"), vec![0u8; 4096]).unwrap();
+    crash_marker(dir.path());
+    let store = reopen(&cfg);
+    let first = store.recovery_report();
+    assert!(first.abnormal);
+    assert_eq!(first.scan_start, 0, "nothing to trust: scan from file 0");
+    assert_eq!(first.end_offset, end);
+    assert!(first.last_store_timestamp > 0);
+    // Written at open, not a minute later by the regular thorough flush.
+    assert_eq!(checkpoint_field(dir.path(), 0), first.last_store_timestamp);
+    assert_eq!(checkpoint_field(dir.path(), 1), first.last_store_timestamp);
+
+    // Crash 2, before any regular checkpoint flush: the running store's files as they are.
+    let image = tempfile::tempdir().unwrap();
+    copy_tree(dir.path(), image.path());
+    drop(store);
+    assert!(image.path().join("abort").exists());
+    let store = reopen(&small_config(image.path()));
+    let second = store.recovery_report();
+    assert!(second.abnormal);
+    assert_eq!(second.end_offset, end);
+    assert_eq!(
+        second.scan_start,
+        last_early - last_early % file_size,
+        "the second recovery starts at the newest file older than the checkpoint"
+    );
+    assert!(second.scan_start >= 3 * file_size);
+    assert_eq!(store.max_offset_in_queue("T", 0), 280);
+    let r = store.get_message("g", "T", 0, 279, 1, 1 << 20, None);
+    assert_eq!(r.status, GetMessageStatus::Found);
+}

@@ -32,6 +32,7 @@
 //! stack-frame suffix. Each refusal is logged with the peer, the code and the reason.
 
 pub mod address;
+pub mod admin;
 pub mod config;
 pub mod permission;
 pub mod signature;
@@ -132,6 +133,8 @@ pub struct AclValidator {
     default_file: Option<PathBuf>,
     accounts: RwLock<Arc<Accounts>>,
     seen: std::sync::Mutex<Fingerprint>,
+    /// Serializes the administration requests' read-modify-write of the files.
+    admin_lock: std::sync::Mutex<()>,
 }
 
 impl AclValidator {
@@ -169,6 +172,7 @@ impl AclValidator {
             default_file,
             accounts: RwLock::new(Arc::new(Accounts::default())),
             seen: std::sync::Mutex::new(Vec::new()),
+            admin_lock: std::sync::Mutex::new(()),
         };
         let (accounts, seen) = v.read_all()?;
         tracing::info!(
@@ -247,6 +251,12 @@ impl AclValidator {
                 return;
             }
         }
+        self.reload_now();
+    }
+
+    /// Re-reads the files now (after an administration request wrote one).
+    pub fn reload_now(&self) {
+        let now = Self::fingerprint(&self.files());
         match self.read_all() {
             Ok((accounts, seen)) => {
                 tracing::info!(

@@ -2,6 +2,7 @@
 //! its codes with a concurrency bound (over it: SYSTEM_BUSY). Errors become answers in
 //! `crate::error` only.
 
+mod acl_admin;
 mod admin;
 mod admin_client;
 mod admin_stats;
@@ -132,6 +133,11 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         Some(100_000),
     );
     t.register(admin::CODES, handler(&broker, admin::process), Some(10_000));
+    t.register(
+        acl_admin::CODES,
+        handler(&broker, acl_admin::process),
+        Some(1_000),
+    );
     t.register(
         admin_stats::CODES,
         handler(&broker, admin_stats::process),

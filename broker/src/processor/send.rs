@@ -347,7 +347,7 @@ fn answer(
         ),
         PutMessageStatus::ServiceNotAvailable => (
             response_code::SERVICE_NOT_AVAILABLE,
-            Some("service not available now. It may be caused by one of the following reasons: the broker's disk is full, messages are put to the slave, message store has been shut down, etc.".to_string()),
+            Some(format!("service not available now. It may be caused by one of the following reasons: the broker's disk is full [{}], messages are put to the slave, message store has been shut down, etc.", disk_util(&broker.store.disk_usage()))),
         ),
         PutMessageStatus::OsPageCacheBusy => (
             response_code::SYSTEM_BUSY,
@@ -375,6 +375,18 @@ fn answer(
     resp.ext_fields = Some(ext);
     let _ = version::CURRENT_VERSION;
     resp
+}
+
+/// Java `diskUtil()` for the SERVICE_NOT_AVAILABLE remark: used fractions of the CommitLog,
+/// ConsumeQueue and index disks, -1 where unmeasurable.
+fn disk_util(u: &store::DiskUsage) -> String {
+    let f = |p: Option<f64>| p.map(|v| v / 100.0).unwrap_or(-1.0);
+    format!(
+        "CL: {:5.2} CQ: {:5.2} INDEX: {:5.2}",
+        f(u.commit_log),
+        f(u.consume_queue),
+        f(u.index)
+    )
 }
 
 static UNIQ_COUNTER: AtomicU32 = AtomicU32::new(0);

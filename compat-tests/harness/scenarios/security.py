@@ -10,6 +10,22 @@ and push-consumes every message, a wrong secret key and the DENY topic are refus
 SYSTEM_ERROR and the AclException text. The Java reference 5.5.0 no longer has ACL 1.0
 (``aclEnable`` is read by nothing there), so this scenario has no Java self-check.
 
+``clients/java-4.9.8/acl-admin``: a cluster of its own (key ``security-acl-admin``, our broker
+with the same ACL setup). mqadmin 4.9.8 (``MQAdminStartup`` in one JVM, ``compat.AdminBatch``) signs
+with the admin account from ``$ROCKETMQ_HOME/conf/tools.yml`` as the real tool does:
+``updateAclConfig`` creates a new account (PUB|SUB on the test topic, DENY on the other, SUB on the
+group), ``clusterAclConfigVersion`` lists plain_acl.yml with its advanced version; the new account
+then passes the whole ``compat.SecurityAcl`` check (Java client 4.9.8), ``deleteAccessConfig``
+removes it, and a send with it is refused ("No acl config for ..."). Java 5.x tools and brokers
+dropped these commands with ACL 1.0, so there is no 5.5.0 variant and no Java self-check.
+
+``clients/go-2.1.2/acl``: the ``security-acl`` cluster; rocketmq-client-go v2.1.2 with
+``WithCredentials(primitive.Credentials{...})`` (``compat-go acl``): the admin account creates the
+topics, the non-admin account sends and push-consumes every message, a wrong secret key and the
+DENY topic are refused with "CODE: 1" and the AclException text. (The Go admin API does not report
+a broker's refusal, so the non-admin topic creation is left to the Java scenario.) client-go v2.1.2
+has no TLS option, so there is no Go TLS scenario.
+
 ``clients/java-<v>/tls``: a cluster of its own (key ``security-tls``) whose broker runs in
 ``tls.server.mode=enforcing`` (our broker reads it from broker.conf; the Java broker, with
 ``COMPAT_SECURITY_BROKER=java`` as a self-check of the scenario, from ``-Dtls.server.mode``); the
@@ -22,6 +38,7 @@ producer with ``setUseTLS(false)`` cannot send to the broker.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 
 from .. import config
@@ -31,6 +48,8 @@ from ..toolchain import REFERENCE_DIR
 from ..util import Proc, ScenarioFailure, free_port, run, wait_tcp, write_properties
 
 ACL = "security-acl"
+ACL_ADMIN_CLUSTER = "security-acl-admin"
+ACL_NEW_USER = ("compatNewUser", "compatNewUserSecret")
 TLS = "security-tls"
 TIMEOUT = 90  # s, the program's own limit
 
@@ -51,9 +70,11 @@ accounts:
     defaultGroupPerm: DENY
     topicPerms:
       - {ACL_TOPIC}=PUB|SUB
+      - {ACL_TOPIC}_go=PUB|SUB
       - {ACL_DENIED}=DENY
     groupPerms:
       - {ACL_GROUP}=SUB
+      - {ACL_GROUP}_go=SUB
   - accessKey: {ACL_ADMIN[0]}
     secretKey: {ACL_ADMIN[1]}
     whiteRemoteAddress:
@@ -158,6 +179,93 @@ def _java_acl(version: str):
     return run_case
 
 
+def _admin_batch(ctx, version: str, tools_home, ns: str, lines: list[list[str]], what: str) -> list[str]:
+    """Runs mqadmin ``version`` commands in one JVM with ``ROCKETMQ_HOME=tools_home`` (its
+    conf/tools.yml holds the credentials the tool signs with); returns each command's output."""
+    work = ctx.run_dir / "mqadmin-acl" / what
+    out_dir = work / "out"
+    work.mkdir(parents=True, exist_ok=True)
+    script = work / "script.txt"
+    script.write_text("".join("\t".join(argv) + "\n" for argv in lines), encoding="utf-8")
+    env = dict(os.environ)
+    env["ROCKETMQ_HOME"] = str(tools_home)
+    env.pop("NAMESRV_ADDR", None)
+    client_home = ctx.run_dir / "client-home"
+    client_home.mkdir(parents=True, exist_ok=True)
+    cmd = [java_executable(), *config.CLIENT_JVM, f"-Duser.home={client_home}",
+           f"-Dlogback.configurationFile={tools_home / 'conf' / 'logback_tools.xml'}",
+           "-cp", ctx.toolchain.java_classpath(version), "compat.Main", "admin-batch",
+           "--ns", ns, "--script", str(script), "--out", str(out_dir),
+           "--command-timeout-ms", "30000", "--hard-timeout-ms", str(TIMEOUT * 1000),
+           "--timeout-ms", str(TIMEOUT * 1000)]
+    log = ctx.log_path(f"mqadmin-{what}")
+    rc, out = run(cmd, TIMEOUT + 30, log, env=env)
+    outputs = []
+    for i in range(len(lines)):
+        p = out_dir / f"{i}.out"
+        outputs.append(p.read_text(encoding="utf-8", errors="replace") if p.exists() else "")
+    if rc != 0:
+        raise ScenarioFailure(f"mqadmin {version} batch exit {rc}", f"    full output: {log}")
+    return outputs
+
+
+def _expect(output: str, want: str, what: str) -> None:
+    if want not in output:
+        raise ScenarioFailure(f"mqadmin {what}: expected '{want}' in its output",
+                              "    " + output.strip().replace("\n", "\n    ")[-2000:])
+
+
+def _mqadmin_acl_admin(version: str):
+    def run_case(ctx):
+        c = _cluster(ctx, ACL_ADMIN_CLUSTER, "ours",
+                     extra_conf={"aclEnable": "true", "rocketmqHome": "{home}"},
+                     java_props={}, home_files={"conf/plain_acl.yml": PLAIN_ACL_YML})
+        tools = ctx.run_dir / "mqadmin-acl-home"
+        (tools / "conf").mkdir(parents=True, exist_ok=True)
+        (tools / "conf" / "tools.yml").write_text(
+            f"accessKey: {ACL_ADMIN[0]}\nsecretKey: {ACL_ADMIN[1]}\n")
+        shutil.copy(REFERENCE_DIR / "conf" / "logback_tools.xml", tools / "conf" / "logback_tools.xml")
+        broker = c.broker.addr
+        acl_file = c.broker.home / "conf" / "plain_acl.yml"
+        ak, sk = ACL_NEW_USER
+        outs = _admin_batch(ctx, version, tools, c.namesrv.addr, [
+            ["updateAclConfig", "-b", broker, "-a", ak, "-s", sk, "-i", "DENY", "-u", "DENY",
+             "-t", f"{ACL_TOPIC}=PUB|SUB,{ACL_DENIED}=DENY", "-g", f"{ACL_GROUP}=SUB", "-m", "false"],
+            ["clusterAclConfigVersion", "-n", c.namesrv.addr, "-c", config.CLUSTER_NAME],
+        ], "update")
+        _expect(outs[0], f"create or update plain access config to {broker} success.", "updateAclConfig")
+        _expect(outs[1], "get cluster's plain access config version success.", "clusterAclConfigVersion")
+        _expect(outs[1], str(acl_file), "clusterAclConfigVersion")
+        if ak not in acl_file.read_text():
+            raise ScenarioFailure(f"{acl_file} does not hold the new account after updateAclConfig")
+        _run_java(ctx, version, [], "compat.SecurityAcl", [
+            "--ns", c.namesrv.addr, "--broker", broker, "--ak", ak, "--sk", sk,
+            "--admin-ak", ACL_ADMIN[0], "--admin-sk", ACL_ADMIN[1],
+            "--topic", ACL_TOPIC, "--group", ACL_GROUP, "--denied-topic", ACL_DENIED])
+        outs = _admin_batch(ctx, version, tools, c.namesrv.addr, [
+            ["deleteAccessConfig", "-b", broker, "-a", ak],
+        ], "delete")
+        _expect(outs[0], f"delete plain access config account from {broker} success.", "deleteAccessConfig")
+        if ak in acl_file.read_text():
+            raise ScenarioFailure(f"{acl_file} still holds the account after deleteAccessConfig")
+        _run_java(ctx, version, [], "compat.SecurityAcl", [
+            "--ns", c.namesrv.addr, "--broker", broker, "--ak", ak, "--sk", sk,
+            "--topic", ACL_TOPIC, "--group", ACL_GROUP, "--expect-unknown-account", "true"])
+    return run_case
+
+
+def _go_acl(ctx):
+    c = _cluster(ctx, ACL, "ours",
+                 extra_conf={"aclEnable": "true", "rocketmqHome": "{home}"},
+                 java_props={}, home_files={"conf/plain_acl.yml": PLAIN_ACL_YML})
+    rc, out = ctx.go(["acl", "-ns", c.namesrv.addr, "-broker", c.broker.addr,
+                      "-ak", ACL_USER[0], "-sk", ACL_USER[1],
+                      "-admin-ak", ACL_ADMIN[0], "-admin-sk", ACL_ADMIN[1],
+                      "-topic", ACL_TOPIC + "_go", "-group", ACL_GROUP + "_go",
+                      "-denied-topic", ACL_DENIED], TIMEOUT)
+    check_program(rc, out, "go client 2.1.2", ctx.log_path("go"))
+
+
 def _java_tls(version: str):
     def run_case(ctx):
         impl = os.environ.get("COMPAT_SECURITY_BROKER", "ours")
@@ -168,6 +276,11 @@ def _java_tls(version: str):
                   ["--ns", c.namesrv.addr, "--broker", c.broker.addr])
     return run_case
 
+
+scenario("clients/go-2.1.2/acl", tags=("broker", "clients", "go", "security"),
+         clusters=(ACL,))(_go_acl)
+scenario("clients/java-4.9.8/acl-admin", tags=("broker", "clients", "java", "mqadmin", "security"),
+         clusters=(ACL_ADMIN_CLUSTER,))(_mqadmin_acl_admin("4.9.8"))
 
 for _v in config.JAVA_CLIENT_VERSIONS:
     scenario(f"clients/java-{_v}/acl", tags=("broker", "clients", "java", "security"),

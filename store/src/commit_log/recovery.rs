@@ -16,6 +16,8 @@ pub struct RecoveryOutcome {
     pub end_offset: i64,
     /// Start of the file the scan began at (everything before it was trusted).
     pub scan_start: i64,
+    /// Store time of the last valid record the scan saw (0 if it saw none).
+    pub last_store_timestamp: i64,
 }
 
 /// How to pick the first file to scan.
@@ -53,7 +55,8 @@ enum FileEnd {
     Invalid(u32),
 }
 
-fn scan_file(file: &MappedFile, check_crc: bool) -> FileEnd {
+/// Scans one file; `last_ts` gets the store time of each valid record in turn.
+fn scan_file(file: &MappedFile, check_crc: bool, last_ts: &mut i64) -> FileEnd {
     let data = file.read_from(0).unwrap_or_default();
     let mut pos = 0usize;
     loop {
@@ -67,6 +70,7 @@ fn scan_file(file: &MappedFile, check_crc: bool) -> FileEnd {
                     );
                     return FileEnd::Invalid(pos as u32);
                 }
+                *last_ts = m.store_timestamp;
                 pos += m.total_size as usize;
             }
             Ok(Decoded::Blank { .. }) => return FileEnd::Blank(pos as u32),
@@ -98,6 +102,7 @@ impl CommitLog {
             return Ok(RecoveryOutcome {
                 end_offset: 0,
                 scan_start: 0,
+                last_store_timestamp: 0,
             });
         }
         let mut index = match mode {
@@ -108,9 +113,10 @@ impl CommitLog {
                 .unwrap_or(0),
         };
         let scan_start = files[index].file_from_offset();
+        let mut last_store_timestamp = 0i64;
         let end_offset = loop {
             let file = &files[index];
-            match scan_file(file, check_crc) {
+            match scan_file(file, check_crc, &mut last_store_timestamp) {
                 FileEnd::Blank(pos) if index + 1 < files.len() => {
                     let _ = pos;
                     index += 1;
@@ -124,9 +130,17 @@ impl CommitLog {
         tracing::info!(end_offset, scan_start, ?mode, "CommitLog recovered");
         self.queue.truncate_dirty(end_offset)?;
         self.queue.set_flushed_where(end_offset);
+        // The newest file remembers its last record's time, as after a put, so the flush services
+        // can advance the checkpoint before any new record arrives.
+        if let Some(last) = self.queue.last() {
+            if last_store_timestamp > 0 && last.store_timestamp() == 0 {
+                last.set_store_timestamp(last_store_timestamp);
+            }
+        }
         Ok(RecoveryOutcome {
             end_offset,
             scan_start,
+            last_store_timestamp,
         })
     }
 }

@@ -435,6 +435,17 @@ impl ConsumeQueue {
         self.queue.flush(least_pages)
     }
 
+    /// Syncs every written unit of the newest two files, flushed or not: after a crash, the units
+    /// the previous process wrote since its last flush may be only in the page cache.
+    pub fn sync_tail(&self) -> std::io::Result<()> {
+        let Some(last) = self.queue.last() else {
+            return Ok(());
+        };
+        let size = i64::from(last.file_size());
+        self.queue
+            .sync_from((last.file_from_offset() - size).max(0))
+    }
+
     /// Deletes every file of this queue.
     pub fn destroy(&self) -> Result<()> {
         self.set_min_hint(None);

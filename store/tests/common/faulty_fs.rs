@@ -1,12 +1,12 @@
 //! A [`FileSystem`] that fails chosen operations on demand: msync/fsync of files under a
-//! directory (EIO), or sizing of new files under a directory (ENOSPC). Everything else goes to
-//! the real file system.
+//! directory (EIO, or ENOSPC as a delayed allocation failing at writeback), or sizing of new files
+//! under a directory (ENOSPC). Everything else goes to the real file system.
 #![allow(dead_code)]
 
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use store::fs::{FileSystem, MappedRange};
@@ -20,6 +20,10 @@ pub struct FaultyFs {
     spare_up_to: Mutex<Option<String>>,
     failed_syncs: AtomicU64,
     failed_creates: AtomicU64,
+    /// errno of failed syncs (0 = EIO).
+    sync_errno: AtomicI32,
+    /// File, offset and length of the last msync made to fail.
+    last_failed_range: Mutex<Option<(PathBuf, usize, usize)>>,
 }
 
 fn under(slot: &Mutex<Option<PathBuf>>, path: &Path) -> bool {
@@ -33,6 +37,24 @@ impl FaultyFs {
     /// msync/fsync of files under `dir` fails with EIO from now on.
     pub fn fail_sync_under(&self, dir: &Path) {
         *self.fail_sync_under.lock().unwrap() = Some(dir.to_path_buf());
+    }
+
+    /// msync/fsync of files under `dir` fails with ENOSPC from now on.
+    pub fn fail_sync_enospc_under(&self, dir: &Path) {
+        self.sync_errno.store(28, Ordering::SeqCst);
+        self.fail_sync_under(dir);
+    }
+
+    /// File, offset and length of the last mapped range whose msync was made to fail.
+    pub fn last_failed_range(&self) -> Option<(PathBuf, usize, usize)> {
+        self.last_failed_range.lock().unwrap().clone()
+    }
+
+    fn sync_error(&self) -> io::Error {
+        match self.sync_errno.load(Ordering::SeqCst) {
+            0 => io::Error::from_raw_os_error(5), // EIO
+            e => io::Error::from_raw_os_error(e),
+        }
     }
 
     /// Creating (sizing) a new file under `dir` fails with ENOSPC from now on.
@@ -79,8 +101,10 @@ impl FileSystem for FaultyFs {
     fn sync_mapped(&self, path: &Path, range: MappedRange<'_>) -> io::Result<()> {
         if under(&self.fail_sync_under, path) {
             self.failed_syncs.fetch_add(1, Ordering::SeqCst);
+            *self.last_failed_range.lock().unwrap() =
+                Some((path.to_path_buf(), range.offset(), range.len()));
             // As after a real writeback error: the kernel may have dropped the dirty pages.
-            return Err(io::Error::from_raw_os_error(5)); // EIO
+            return Err(self.sync_error());
         }
         range.sync()
     }
@@ -88,7 +112,7 @@ impl FileSystem for FaultyFs {
     fn sync_file(&self, path: &Path, file: &File) -> io::Result<()> {
         if under(&self.fail_sync_under, path) {
             self.failed_syncs.fetch_add(1, Ordering::SeqCst);
-            return Err(io::Error::from_raw_os_error(5));
+            return Err(self.sync_error());
         }
         file.sync_data()
     }

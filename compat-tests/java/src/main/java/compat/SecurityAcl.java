@@ -35,6 +35,8 @@ import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
  *   <li>the same access key with a wrong secret key cannot send ("Check signature failed ...");</li>
  *   <li>the right credentials cannot send to a topic the account has DENY on ("No permission ...").</li>
  * </ul>
+ * With {@code --expect-unknown-account true} only one thing is checked: a send with these credentials is
+ * refused with "No acl config for AK" (an account deleted by mqadmin {@code deleteAccessConfig}).
  * The broker's refusals reach the client as {@code MQBrokerException} with code 1 (SYSTEM_ERROR) and the
  * {@code AclException} text, as the Java brokers with ACL 1.0 answer.
  *
@@ -137,6 +139,16 @@ public final class SecurityAcl {
         String topic = a.get("topic");
         String group = a.get("group");
         System.out.println("client " + ClientVersion.describe());
+
+        if ("true".equals(a.get("expect-unknown-account", "false"))) {
+            String bad = sendRefused(ns, hook(ak, sk), topic, run, "unknown-account", "No acl config for " + ak);
+            if (bad != null) {
+                System.err.println("FAIL: " + bad);
+                return 1;
+            }
+            System.out.println("OK");
+            return 0;
+        }
 
         DefaultMQAdminExt user = admin(ns, hook(ak, sk), "compat-acl-user-" + run);
         try {
