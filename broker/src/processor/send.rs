@@ -98,7 +98,13 @@ pub async fn process(
             Err(BatchRefusal::Illegal) => {
                 let r = PutMessageResult::refused(PutMessageStatus::MessageIllegal);
                 return Ok(Some(answer(
-                    &broker, &req, r, &topic, queue_id, None, None, started,
+                    &broker,
+                    &req,
+                    r,
+                    &topic,
+                    queue_id,
+                    SentIds::default(),
+                    started,
                 )));
             }
             Err(BatchRefusal::Timer(t)) => return Err(BrokerError::timer(t, &s.timer)),
@@ -163,13 +169,21 @@ pub async fn process(
             r,
             &topic,
             queue_id,
-            Some(uniq),
-            recall,
+            SentIds {
+                uniq: Some(uniq),
+                recall_handle: recall,
+            },
             started,
         )));
     };
     Ok(Some(answer(
-        &broker, &req, result, &topic, queue_id, None, None, started,
+        &broker,
+        &req,
+        result,
+        &topic,
+        queue_id,
+        SentIds::default(),
+        started,
     )))
 }
 
@@ -304,16 +318,27 @@ fn recall_handle(msg: &MessageExtBrokerInner, broker_name: &str, uniq: &str) -> 
 }
 
 /// Maps a put result to the send answer (Java `handlePutMessageResult`).
+/// The ids a single-message answer carries: the message's unique id (also the transaction id)
+/// and, for a timer message, Java 5.x's recall handle.
+#[derive(Default)]
+struct SentIds {
+    uniq: Option<String>,
+    recall_handle: Option<String>,
+}
+
 fn answer(
     broker: &Broker,
     req: &RemotingCommand,
     r: PutMessageResult,
     topic: &str,
     queue_id: i32,
-    uniq: Option<String>,
-    recall_handle: Option<String>,
+    ids: SentIds,
     started: std::time::Instant,
 ) -> RemotingCommand {
+    let SentIds {
+        uniq,
+        recall_handle,
+    } = ids;
     if let (true, Some(a)) = (r.status.is_stored(), r.append.as_ref()) {
         broker
             .stats
