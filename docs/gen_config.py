@@ -104,9 +104,12 @@ Defaults that depend on the machine (paths under `$HOME`, host name) show this m
 Settings apply at start unless the notes say they can change at run time
 (nameserver: UPDATE_NAMESRV_CONFIG / `mqadmin updateNamesrvConfig`). On the broker,
 UPDATE_BROKER_CONFIG (`mqadmin updateBrokerConfig`) stores a change in the live table (what
-`getBrokerConfig` prints) and writes the whole table back to the `-c` file, as Java does, but only
-`brokerPermission` takes effect at once; every other broker key takes effect at the next start
-(the Java broker applies many of them at once: not yet done here).
+`getBrokerConfig` prints) and writes the whole table back to the `-c` file, as Java does; a value
+that does not parse is refused naming the key. These take effect at once, as in Java:
+`brokerPermission`, `autoCreateTopicEnable`, `autoCreateSubscriptionGroup`, `longPollingEnable`,
+`shortPollingTimeMills`, `maxTransferCountOnMessageInMemory`, `maxTransferBytesOnMessageInMemory`,
+`enablePropertyFilter`, `rejectTransactionMessage`; every other broker key at the next start
+(the Java broker applies some more of them at once, e.g. store flush and cleanup settings).
 The TLS settings (`tls.server.mode`, `tls.config.file`, ... — Java's system properties) and
 `rocketmq.acl.plain.file` are read from the same files but not printed while unset: see
 docs/security.md.

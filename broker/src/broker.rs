@@ -27,6 +27,8 @@ use crate::{namesrv_registration, processor};
 pub struct Broker {
     pub config: RwLock<BrokerConfig>,
     pub settings: BrokerSettings,
+    /// The settings UPDATE_BROKER_CONFIG changes at run time (read these, not `settings`).
+    pub live: crate::live_settings::LiveSettings,
     pub store: Arc<MessageStore>,
     pub topics: TopicConfigManager,
     pub groups: SubscriptionGroupManager,
@@ -206,9 +208,14 @@ pub async fn start_with_fs(
     let flush_delay_offset_ms: u64 = config.props.number("flushDelayOffsetInterval", 10_000)?;
     let acl = crate::acl::AclValidator::from_config(&config)?;
     let tls = crate::security::tls_settings(&config);
+    let live = crate::live_settings::LiveSettings::new(
+        &settings,
+        transactions.settings.reject_transaction_message,
+    );
     let broker = Arc::new(Broker {
         config: RwLock::new(config),
         settings: settings.clone(),
+        live,
         store,
         topics,
         groups,

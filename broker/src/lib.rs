@@ -19,6 +19,7 @@ pub mod config_java;
 pub mod consumer_offset;
 pub mod error;
 pub mod filter;
+pub mod live_settings;
 pub mod long_polling;
 pub mod metrics;
 pub mod namesrv_registration;

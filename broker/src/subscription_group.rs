@@ -85,7 +85,7 @@ pub struct SubscriptionGroupFile {
 
 pub struct SubscriptionGroupManager {
     path: PathBuf,
-    auto_create: bool,
+    auto_create: std::sync::atomic::AtomicBool,
     inner: RwLock<SubscriptionGroupFile>,
 }
 
@@ -112,7 +112,7 @@ impl SubscriptionGroupManager {
         }
         let m = Self {
             path,
-            auto_create,
+            auto_create: std::sync::atomic::AtomicBool::new(auto_create),
             inner: RwLock::new(file),
         };
         m.persist();
@@ -127,12 +127,18 @@ impl SubscriptionGroupManager {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// `autoCreateSubscriptionGroup`, changeable at run time (UPDATE_BROKER_CONFIG).
+    pub fn set_auto_create(&self, on: bool) {
+        self.auto_create
+            .store(on, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The group's config; created with defaults if missing and auto-creation is on.
     pub fn find_or_create(&self, group: &str) -> Option<SubscriptionGroupConfig> {
         if let Some(g) = self.read().subscription_group_table.get(group) {
             return Some(g.clone());
         }
-        if !self.auto_create {
+        if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed) {
             return None;
         }
         let cfg = SubscriptionGroupConfig::new(group);

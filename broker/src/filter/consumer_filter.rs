@@ -133,7 +133,7 @@ pub fn pull_filter(
     sub: &SubscriptionData,
     from_request: bool,
 ) -> BrokerResult<SqlMessageFilter> {
-    let enabled = broker.settings.enable_property_filter;
+    let enabled = broker.live.enable_property_filter();
     let disabled = || BrokerError::PropertyFilterDisabled(sub.expression_type.clone());
     if from_request && !enabled {
         return Err(disabled());
@@ -176,7 +176,7 @@ pub fn check_client_config(
         serde_json::from_slice(&body).map_err(|e| BrokerError::Body(e.to_string()))?;
     if let Some(sub) = parsed.subscription_data {
         if !is_tag_type(&sub.expression_type) {
-            if !broker.settings.enable_property_filter {
+            if !broker.live.enable_property_filter() {
                 return Err(BrokerError::PropertyFilterDisabled(sub.expression_type));
             }
             if let Err(e) = SqlExpression::compile_typed(&sub.expression_type, &sub.sub_string) {

@@ -163,6 +163,19 @@ pub async fn process(
             tracing::info!(peer = %channel.peer_addr(), keys = ?props.keys().collect::<Vec<_>>(), "updateBrokerConfig");
             {
                 let mut c = broker.config.write().unwrap_or_else(|p| p.into_inner());
+                // Parse first: a value that does not parse changes nothing.
+                let mut next = c.clone();
+                next.props.apply(props.clone());
+                let parsed = next
+                    .settings()
+                    .map(|s| (s, next.props.bool("rejectTransactionMessage")));
+                let (settings, reject) = parsed.map_err(|e| {
+                    BrokerError::refused(response_code::SYSTEM_ERROR, e.to_string())
+                })?;
+                broker.live.apply(&settings, reject);
+                broker
+                    .groups
+                    .set_auto_create(settings.auto_create_subscription_group);
                 c.props.apply(props);
                 // As Java: the whole table goes back to the -c file.
                 if let Err(e) = c.persist() {

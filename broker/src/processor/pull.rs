@@ -202,17 +202,19 @@ pub async fn process(
             .commit(&h.consumer_group, &h.topic, h.queue_id, h.commit_offset);
     }
 
-    let max_nums = h.max_msg_nums.clamp(1, s.max_transfer_count.max(1));
+    let max_nums = h
+        .max_msg_nums
+        .clamp(1, broker.live.max_transfer_count().max(1));
     let max_bytes = h
         .max_msg_bytes
         .filter(|b| *b > 0)
-        .unwrap_or(s.max_transfer_bytes)
-        .min(s.max_transfer_bytes.max(1));
+        .unwrap_or(broker.live.max_transfer_bytes())
+        .min(broker.live.max_transfer_bytes().max(1));
     let can_suspend = h.sys_flag & FLAG_SUSPEND != 0;
-    let hold = if s.long_polling_enable {
+    let hold = if broker.live.long_polling_enable() {
         Duration::from_millis(h.suspend_timeout_millis.max(0) as u64)
     } else {
-        Duration::from_millis(s.short_polling_time_ms)
+        Duration::from_millis(broker.live.short_polling_time_ms())
     };
     let deadline = tokio::time::Instant::now() + hold;
     let notify = broker.long_polling.notifier(&h.topic, h.queue_id);

@@ -143,7 +143,7 @@ pub async fn process(
         // Delivery semantics (crate::transaction, crate::schedule): a half message goes to the
         // half topic; otherwise DELAY > 0 moves the message to SCHEDULE_TOPIC_XXXX.
         if crate::transaction::is_half_send(&msg.properties) {
-            if broker.transactions.settings.reject_transaction_message {
+            if broker.live.reject_transaction_message() {
                 return Err(BrokerError::refused(
                     response_code::NO_PERMISSION,
                     format!(
@@ -242,7 +242,7 @@ pub(super) fn check(
             } else {
                 0
             };
-            let created = if s.auto_create_topic_enable
+            let created = if broker.live.auto_create_topic_enable()
                 || h.default_topic != topic_config::AUTO_CREATE_TOPIC_KEY
             {
                 broker.topics.create_in_send(

@@ -1,0 +1,168 @@
+//! UPDATE_BROKER_CONFIG (mqadmin updateBrokerConfig) takes effect at once for the keys the Java
+//! broker reads on every use: autoCreateTopicEnable stops topic creation on send; an update with
+//! a value that does not parse is refused naming the key and changes nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use remoting::client::RemotingClient;
+use remoting::protocol::ext_fields::ExtFields;
+use remoting::{request_code, response_code, RemotingCommand};
+
+const T: Duration = Duration::from_secs(5);
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    drop(l);
+    p
+}
+
+async fn start_broker(
+    root: &std::path::Path,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> broker::BrokerHandle {
+    let mut props = BTreeMap::new();
+    for (k, v) in [
+        ("brokerName", "broker-b".to_string()),
+        ("listenPort", port.to_string()),
+        ("namesrvAddr", "127.0.0.1:1".to_string()),
+        ("storePathRootDir", root.display().to_string()),
+        ("mappedFileSizeCommitLog", "1048576".to_string()),
+        ("brokerIP1", "127.0.0.1".to_string()),
+    ] {
+        props.insert(k.to_string(), v);
+    }
+    for (k, v) in extra {
+        props.insert(k.to_string(), v.to_string());
+    }
+    let (cfg, unknown) = broker::BrokerConfig::from_properties(props).unwrap();
+    assert!(unknown.is_empty(), "unknown keys {unknown:?}");
+    broker::start(cfg).await.unwrap()
+}
+
+fn props(pairs: &[(&str, &str)]) -> String {
+    store::message::encode_properties(pairs.iter().copied())
+}
+
+/// SEND_MESSAGE_V2 to queue 0 of `topic`.
+fn send(topic: &str, properties: &str, body: &str) -> RemotingCommand {
+    let mut ext = ExtFields::new();
+    let born = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis()
+        .to_string();
+    for (k, v) in [
+        ("a", "pg"),
+        ("b", topic),
+        ("c", "TBW102"),
+        ("d", "4"),
+        ("e", "0"),
+        ("f", "0"),
+        ("g", born.as_str()),
+        ("h", "0"),
+        ("i", properties),
+        ("j", "0"),
+        ("k", "false"),
+        ("m", "false"),
+    ] {
+        ext.insert(k, v);
+    }
+    RemotingCommand::request(request_code::SEND_MESSAGE_V2, ext).with_body(body.as_bytes().to_vec())
+}
+
+fn update_config(body: &str) -> RemotingCommand {
+    RemotingCommand::request(request_code::UPDATE_BROKER_CONFIG, ExtFields::new())
+        .with_body(body.as_bytes().to_vec())
+}
+
+async fn broker_config(c: &RemotingClient, addr: &str) -> String {
+    let r = c
+        .invoke(
+            addr,
+            RemotingCommand::request(request_code::GET_BROKER_CONFIG, ExtFields::new()),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS);
+    String::from_utf8_lossy(&r.body.to_bytes()).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_broker_config_applies_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let b = start_broker(dir.path(), port, &[]).await;
+    let addr = format!("127.0.0.1:{port}");
+    let c = RemotingClient::new(Default::default());
+
+    let r = c
+        .invoke(&addr, send("auto_before", &props(&[]), "x"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+
+    let r = c
+        .invoke(&addr, update_config("autoCreateTopicEnable=false\n"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::TOPIC_NOT_EXIST, "{:?}", r.remark);
+    // Existing topics are still writable.
+    let r = c
+        .invoke(&addr, send("auto_before", &props(&[]), "y"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+
+    // A value that does not parse: refused naming the key, nothing changed.
+    let r = c
+        .invoke(
+            &addr,
+            update_config("autoCreateTopicEnable=true\nmaxTransferCountOnMessageInMemory=lots\n"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SYSTEM_ERROR);
+    assert!(
+        r.remark
+            .as_deref()
+            .unwrap_or("")
+            .contains("maxTransferCountOnMessageInMemory"),
+        "{:?}",
+        r.remark
+    );
+    let cfg = broker_config(&c, &addr).await;
+    assert!(cfg.contains("autoCreateTopicEnable=false"), "{cfg}");
+    assert!(
+        cfg.contains("maxTransferCountOnMessageInMemory=32"),
+        "{cfg}"
+    );
+    let r = c
+        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::TOPIC_NOT_EXIST, "{:?}", r.remark);
+
+    // Back on: creation on send works again without a restart.
+    let r = c
+        .invoke(&addr, update_config("autoCreateTopicEnable=true\n"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    b.shutdown().await;
+}
