@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import threading
 from pathlib import Path
 
+from . import go_tls_backport
 from .util import CACHE_DIR, COMPAT_DIR, REPO_ROOT, ScenarioFailure, run, tail
 
 JAVA_DIR = COMPAT_DIR / "java"
 GO_DIR = COMPAT_DIR / "go"
+GO_TLS_DIR = COMPAT_DIR / "go-tls"
 REFERENCE_DIR = COMPAT_DIR / "reference"
 
 MAVEN_TIMEOUT = 30 * 60
@@ -177,17 +180,66 @@ class Toolchain:
     def go_binary(self) -> Path:
         return self._once("go", self._build_go)
 
-    def _build_go(self) -> Path:
+    def _build_go(self, src: Path = GO_DIR, name: str = "compat-go") -> Path:
         go = shutil.which("go")
         if go is None:
             raise ScenarioFailure("Go is not installed")
-        out = CACHE_DIR / "bin" / "compat-go"
-        log = self.build_log_dir / "go-build.log"
+        out = CACHE_DIR / "bin" / name
+        log = self.build_log_dir / f"{name}-build.log"
         env = dict(os.environ)
         env.setdefault("GOFLAGS", "-mod=mod")
-        rc, _ = run([go, "build", "-o", str(out), "."], GO_TIMEOUT, log, cwd=GO_DIR, env=env)
+        rc, _ = run([go, "build", "-o", str(out), "."], GO_TIMEOUT, log, cwd=src, env=env)
         if rc != 0 or not out.exists():
-            raise ScenarioFailure(f"building compat-tests/go failed (go exit {rc})", tail(log))
+            raise ScenarioFailure(f"building compat-tests/{src.name} failed (go exit {rc})", tail(log))
+        return out
+
+    def go_tls_binary(self) -> Path:
+        """compat-tests/go-tls against a client-go with TLS: by default v2.1.2 from the module
+        proxy with upstream's TLS change re-applied (harness/go_tls_backport.py), or the
+        client-go source tree named by ``COMPAT_GO_TLS_CLIENT_SRC`` (e.g. a master checkout).
+        The committed go.mod stays untouched: the replace lives in a copy under .cache."""
+        return self._once("go-tls", self._build_go_tls)
+
+    def _build_go_tls(self) -> Path:
+        go = shutil.which("go")
+        if go is None:
+            raise ScenarioFailure("Go is not installed")
+        env = dict(os.environ)
+        env.setdefault("GOFLAGS", "-mod=mod")
+        work = CACHE_DIR / "go-tls"
+        work.mkdir(parents=True, exist_ok=True)
+        log = self.build_log_dir / "compat-go-tls-download.log"
+        src = os.environ.get("COMPAT_GO_TLS_CLIENT_SRC")
+        if src:
+            client = Path(src).resolve()
+        else:
+            module = f"github.com/apache/rocketmq-client-go/v2@{go_tls_backport.BASE_VERSION}"
+            rc, out = run([go, "mod", "download", "-json", module], GO_TIMEOUT, log, cwd=GO_TLS_DIR, env=env)
+            try:
+                released = Path(json.JSONDecoder().raw_decode(out[out.index("{"):])[0]["Dir"])
+            except (ValueError, KeyError):
+                raise ScenarioFailure(f"go mod download {module} failed (go exit {rc})", tail(log)) from None
+            client = work / f"client-go-{go_tls_backport.BASE_VERSION}-tls"
+            stamp_file = CACHE_DIR / "stamps" / "go-tls-client"
+            stamp = _hash_files([COMPAT_DIR / "harness" / "go_tls_backport.py"], str(released))
+            if not (client.exists() and stamp_file.exists() and stamp_file.read_text() == stamp):
+                try:
+                    go_tls_backport.make_tree(released, client)
+                except go_tls_backport.BackportError as e:
+                    raise ScenarioFailure(f"client-go TLS backport: {e}") from None
+                stamp_file.parent.mkdir(parents=True, exist_ok=True)
+                stamp_file.write_text(stamp)
+        modfile = work / "go.mod"
+        shutil.copy(GO_TLS_DIR / "go.mod", modfile)
+        shutil.copy(GO_TLS_DIR / "go.sum", work / "go.sum")
+        out = CACHE_DIR / "bin" / "compat-go-tls"
+        log = self.build_log_dir / "compat-go-tls-build.log"
+        for argv in ([go, "mod", "edit", f"-modfile={modfile}",
+                      f"-replace=github.com/apache/rocketmq-client-go/v2={client}"],
+                     [go, "build", f"-modfile={modfile}", "-o", str(out), "."]):
+            rc, _ = run(argv, GO_TIMEOUT, log, cwd=GO_TLS_DIR, env=env)
+            if rc != 0:
+                raise ScenarioFailure(f"building compat-tests/go-tls failed (go exit {rc})", tail(log))
         return out
 
     # ------------------------------------------------------------------ ours (Rust)

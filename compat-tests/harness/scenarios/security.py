@@ -23,8 +23,7 @@ dropped these commands with ACL 1.0, so there is no 5.5.0 variant and no Java se
 ``WithCredentials(primitive.Credentials{...})`` (``compat-go acl``): the admin account creates the
 topics, the non-admin account sends and push-consumes every message, a wrong secret key and the
 DENY topic are refused with "CODE: 1" and the AclException text. (The Go admin API does not report
-a broker's refusal, so the non-admin topic creation is left to the Java scenario.) client-go v2.1.2
-has no TLS option, so there is no Go TLS scenario.
+a broker's refusal, so the non-admin topic creation is left to the Java scenario.)
 
 ``clients/java-<v>/tls``: a cluster of its own (key ``security-tls``) whose broker runs in
 ``tls.server.mode=enforcing`` (our broker reads it from broker.conf; the Java broker, with
@@ -33,6 +32,14 @@ nameserver stays in the default permissive mode, so the harness' plaintext probe
 The Java client runs with ``-Dtls.enable=true`` (test mode: self-signed server certificates are
 trusted) and ``compat.SecurityTls`` creates a topic, sends and consumes over TLS, then checks that a
 producer with ``setUseTLS(false)`` cannot send to the broker.
+
+``clients/go-2.1.2+tls/tls``: the ``security-tls`` cluster; compat-tests/go-tls (its own module)
+with ``WithTls(true)`` on admin, producer and push consumer (client-go's TLS applies to every
+connection, nameserver included; ours accepts it in permissive mode): creates a topic, sends 20
+messages synchronously, push-consumes and checks every body, then a ``WithTls(false)`` producer
+must fail to send. Released client-go v2.1.2 has no TLS; the harness re-applies upstream's TLS
+change (commit c9e197c) to it (harness/go_tls_backport.py), or builds against the client-go tree
+named by ``COMPAT_GO_TLS_CLIENT_SRC`` (e.g. a master checkout).
 """
 
 from __future__ import annotations
@@ -52,6 +59,7 @@ ACL_ADMIN_CLUSTER = "security-acl-admin"
 ACL_NEW_USER = ("compatNewUser", "compatNewUserSecret")
 TLS = "security-tls"
 TIMEOUT = 90  # s, the program's own limit
+GO_TLS_CLIENT = "2.1.2+tls"  # v2.1.2 + upstream's TLS change (harness/go_tls_backport.py)
 
 ACL_USER = ("compatUser", "compatUserSecret")
 ACL_ADMIN = ("compatAdmin", "compatAdminSecret")
@@ -277,6 +285,22 @@ def _java_tls(version: str):
     return run_case
 
 
+def _go_tls(ctx):
+    impl = os.environ.get("COMPAT_SECURITY_BROKER", "ours")
+    c = _cluster(ctx, TLS, impl, extra_conf={"tls.server.mode": "enforcing"},
+                 java_props={"tls.server.mode": "enforcing"}, home_files={})
+    exe = ctx.toolchain.go_tls_binary()
+    env = dict(os.environ)
+    env["HOME"] = str(ctx.run_dir / "client-home")
+    log = ctx.log_path("go")
+    rc, out = run([str(exe), "-ns", c.namesrv.addr, "-broker", c.broker.addr, "-n", "20",
+                   "-timeout", f"{TIMEOUT}s"], TIMEOUT + 30, log, env=env)
+    what = os.environ.get("COMPAT_GO_TLS_CLIENT_SRC") or GO_TLS_CLIENT
+    check_program(rc, out, f"go client {what}", log)
+
+
+scenario(f"clients/go-{GO_TLS_CLIENT}/tls", tags=("broker", "clients", "go", "security"),
+         clusters=(TLS,))(_go_tls)
 scenario("clients/go-2.1.2/acl", tags=("broker", "clients", "go", "security"),
          clusters=(ACL,))(_go_acl)
 scenario("clients/java-4.9.8/acl-admin", tags=("broker", "clients", "java", "mqadmin", "security"),
