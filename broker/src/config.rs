@@ -138,8 +138,9 @@ fn broker_defaults() -> Vec<(&'static str, Option<String>)> {
         ("metricsExporterType", s("DISABLE")),
         ("metricsPromExporterHost", s("")),
         ("metricsPromExporterPort", s("5557")),
-        // Ours: the default log filter (Java sets levels in its logback file; RUST_LOG overrides).
-        ("logLevel", s("info")),
+        // Ours: the log filter (Java sets levels in its logback file; RUST_LOG overrides). Not
+        // printed or reported while unset (then `info`), so GET_BROKER_CONFIG shows Java's key set.
+        ("logLevel", None),
     ]
 }
 

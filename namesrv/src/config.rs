@@ -64,8 +64,9 @@ pub fn defaults() -> Vec<(&'static str, Option<String>)> {
     ];
     // TLS: Java's system properties (tls.server.mode, ...), settable here in the config file.
     v.extend(remoting::tls::PROPERTY_KEYS.iter().map(|k| (*k, None)));
-    // Ours: the default log filter (Java sets levels in its logback file; RUST_LOG overrides).
-    v.push((crate::logging::LOG_LEVEL_KEY, s("info")));
+    // Ours: the log filter (Java sets levels in its logback file; RUST_LOG overrides). Not
+    // printed or reported while unset (then `info`), so GET_NAMESRV_CONFIG shows Java's key set.
+    v.push((crate::logging::LOG_LEVEL_KEY, None));
     v
 }
 
