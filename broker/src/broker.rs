@@ -53,6 +53,10 @@ pub struct Broker {
     pub outbound: RemotingClient,
     /// Poked when topics change so the broker re-registers at once.
     pub register_now: Notify,
+    /// Re-registrations asked for so far (tickets of `topics_changed_and_registered`).
+    pub register_requests: std::sync::atomic::AtomicU64,
+    /// The highest ticket covered by a finished registration round.
+    pub registered: tokio::sync::watch::Sender<u64>,
     pub started_at_ms: i64,
     /// The ACL 1.0 validator when `aclEnable=true` (its files are changed by the ACL admin codes).
     pub acl: Option<Arc<crate::acl::AclValidator>>,
@@ -105,7 +109,22 @@ impl Broker {
 
     /// Asks the registration task to register with the nameservers now.
     pub fn topics_changed(&self) {
+        self.register_requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.register_now.notify_one();
+    }
+
+    /// Like `topics_changed`, then waits (at most `limit`) until a registration that started
+    /// after the change has finished: Java's updateAndCreateTopic answers only after registering
+    /// the topic with the nameservers, so a route query right after sees it.
+    pub async fn topics_changed_and_registered(&self, limit: std::time::Duration) {
+        let mut done = self.registered.subscribe();
+        let ticket = self
+            .register_requests
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            + 1;
+        self.register_now.notify_one();
+        let _ = tokio::time::timeout(limit, done.wait_for(|r| *r >= ticket)).await;
     }
 }
 
@@ -232,6 +251,8 @@ pub async fn start_with_fs(
         filters: Default::default(),
         outbound: RemotingClient::new(crate::security::outbound_client_config(&tls)),
         register_now: Notify::new(),
+        register_requests: std::sync::atomic::AtomicU64::new(0),
+        registered: tokio::sync::watch::Sender::new(0),
         started_at_ms: now_ms(),
         acl: acl.clone(),
     });

@@ -89,7 +89,12 @@ pub async fn unregister_all(broker: &Arc<Broker>) {
 pub async fn run(broker: Arc<Broker>) {
     let period = Duration::from_millis(broker.settings.register_period_ms);
     loop {
+        // Every request made before this round starts is covered once it finishes.
+        let covered = broker
+            .register_requests
+            .load(std::sync::atomic::Ordering::SeqCst);
         register_all(&broker).await;
+        broker.registered.send_replace(covered);
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = broker.register_now.notified() => {}

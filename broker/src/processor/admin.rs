@@ -59,7 +59,10 @@ pub async fn process(
             tc.order = h.order.unwrap_or(false);
             tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "updateAndCreateTopic");
             if broker.topics.update(tc) {
-                broker.topics_changed();
+                let limit = std::time::Duration::from_millis(
+                    broker.settings.register_timeout_ms.clamp(1_000, 6_000),
+                );
+                broker.topics_changed_and_registered(limit).await;
             }
             ok()
         }
