@@ -4,7 +4,9 @@
 //! CHECK_TRANSACTION_STATE round trip to a registered producer whose answer commits).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+use common::{free_port, props};
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,35 +22,12 @@ use store::message::{parse_offset_msg_id, sys_flag};
 
 const T: Duration = Duration::from_secs(5);
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let p = l.local_addr().unwrap().port();
-    drop(l);
-    p
-}
-
 async fn start_broker(
     root: &std::path::Path,
     port: u16,
     extra: &[(&str, &str)],
 ) -> broker::BrokerHandle {
-    let mut props = BTreeMap::new();
-    for (k, v) in [
-        ("brokerName", "broker-d".to_string()),
-        ("listenPort", port.to_string()),
-        ("namesrvAddr", "127.0.0.1:1".to_string()),
-        ("storePathRootDir", root.display().to_string()),
-        ("mappedFileSizeCommitLog", "1048576".to_string()),
-        ("brokerIP1", "127.0.0.1".to_string()),
-    ] {
-        props.insert(k.to_string(), v);
-    }
-    for (k, v) in extra {
-        props.insert(k.to_string(), v.to_string());
-    }
-    let (cfg, unknown) = broker::BrokerConfig::from_properties(props).unwrap();
-    assert!(unknown.is_empty(), "unknown keys {unknown:?}");
-    broker::start(cfg).await.unwrap()
+    common::start_broker("broker-d", root, port, extra).await
 }
 
 fn now_ms() -> i64 {
@@ -80,10 +59,6 @@ fn send(group: &str, topic: &str, properties: &str, sys_flag: i32, body: &str) -
         ext.insert(k, v);
     }
     RemotingCommand::request(request_code::SEND_MESSAGE_V2, ext).with_body(body.as_bytes().to_vec())
-}
-
-fn props(pairs: &[(&str, &str)]) -> String {
-    store::message::encode_properties(pairs.iter().copied())
 }
 
 fn pull(topic: &str, offset: i64) -> RemotingCommand {

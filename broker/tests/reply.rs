@@ -5,7 +5,9 @@
 //! SYSTEM_ERROR remarks. Plain sends carry the broker's MSG_REGION / TRACE_ON properties.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+use common::free_port;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,35 +23,12 @@ const T: Duration = Duration::from_secs(5);
 const REPLY_TOPIC: &str = "DefaultCluster_REPLY_TOPIC";
 const REQUESTER: &str = "127.0.0.1@requester";
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let p = l.local_addr().unwrap().port();
-    drop(l);
-    p
-}
-
 async fn start_broker(
     root: &std::path::Path,
     port: u16,
     extra: &[(&str, &str)],
 ) -> broker::BrokerHandle {
-    let mut props = BTreeMap::new();
-    for (k, v) in [
-        ("brokerName", "broker-r".to_string()),
-        ("listenPort", port.to_string()),
-        ("namesrvAddr", "127.0.0.1:1".to_string()),
-        ("storePathRootDir", root.display().to_string()),
-        ("mappedFileSizeCommitLog", "1048576".to_string()),
-        ("brokerIP1", "127.0.0.1".to_string()),
-    ] {
-        props.insert(k.to_string(), v);
-    }
-    for (k, v) in extra {
-        props.insert(k.to_string(), v.to_string());
-    }
-    let (cfg, unknown) = broker::BrokerConfig::from_properties(props).unwrap();
-    assert!(unknown.is_empty(), "unknown keys {unknown:?}");
-    broker::start(cfg).await.unwrap()
+    common::start_broker("broker-r", root, port, extra).await
 }
 
 /// The requester's side: records every push and answers it with `answer_code`.

@@ -4,7 +4,9 @@
 //! refusals (too far, garbage, wheel disabled); and batches with DELAY refused as Java does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::BTreeMap;
+mod common;
+use common::{free_port, props};
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -15,35 +17,12 @@ use store::message::record::decode_messages;
 
 const T: Duration = Duration::from_secs(5);
 
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let p = l.local_addr().unwrap().port();
-    drop(l);
-    p
-}
-
 async fn start_broker(
     root: &std::path::Path,
     port: u16,
     extra: &[(&str, &str)],
 ) -> broker::BrokerHandle {
-    let mut props = BTreeMap::new();
-    for (k, v) in [
-        ("brokerName", "broker-t".to_string()),
-        ("listenPort", port.to_string()),
-        ("namesrvAddr", "127.0.0.1:1".to_string()),
-        ("storePathRootDir", root.display().to_string()),
-        ("mappedFileSizeCommitLog", "1048576".to_string()),
-        ("brokerIP1", "127.0.0.1".to_string()),
-    ] {
-        props.insert(k.to_string(), v);
-    }
-    for (k, v) in extra {
-        props.insert(k.to_string(), v.to_string());
-    }
-    let (cfg, unknown) = broker::BrokerConfig::from_properties(props).unwrap();
-    assert!(unknown.is_empty(), "unknown keys {unknown:?}");
-    broker::start(cfg).await.unwrap()
+    common::start_broker("broker-t", root, port, extra).await
 }
 
 fn now_ms() -> i64 {
@@ -51,10 +30,6 @@ fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as i64
-}
-
-fn props(pairs: &[(&str, &str)]) -> String {
-    store::message::encode_properties(pairs.iter().copied())
 }
 
 /// SEND_MESSAGE_V2 (or SEND_BATCH_MESSAGE) to `queue` of `topic`.
