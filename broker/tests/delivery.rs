@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
-use common::{free_port, props};
+use common::{free_port, now_ms, props};
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,13 +28,6 @@ async fn start_broker(
     extra: &[(&str, &str)],
 ) -> broker::BrokerHandle {
     common::start_broker("broker-d", root, port, extra).await
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 /// SEND_MESSAGE_V2 to queue 0 of `topic` with `properties` (`k\x01v\x02...`).

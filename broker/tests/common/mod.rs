@@ -73,3 +73,11 @@ pub fn send(topic: &str, properties: &str, body: &str) -> RemotingCommand {
     }
     RemotingCommand::request(request_code::SEND_MESSAGE_V2, ext).with_body(body.as_bytes().to_vec())
 }
+
+/// Milliseconds since the epoch, as message timestamps are.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
