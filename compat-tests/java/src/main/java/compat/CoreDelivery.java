@@ -285,9 +285,13 @@ final class CoreDelivery {
         CoreSupport.Tally tally = new CoreSupport.Tally(topic, run, n, tagOf, CoreSupport.port(broker), null);
         DefaultMQPushConsumer c = CoreSupport.pushConsumer(ns, "GID_" + topic, "core-consumer-" + run);
         c.subscribe(topic, "*");
+        Set<Integer> warmed = ConcurrentHashMap.newKeySet();
         c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
             long now = System.currentTimeMillis();
             for (MessageExt m : msgs) {
+                if (CoreSupport.isWarmUp(m, run, warmed)) {
+                    continue;
+                }
                 int idx = tally.accept(m);
                 if (idx >= 0) {
                     arrived.putIfAbsent(idx, now);
@@ -299,6 +303,8 @@ final class CoreDelivery {
         // Wait until the consumer holds its queues, so that arrival times are the broker's doing.
         check(CoreSupport.waitFor(() -> CoreGroups.held(c, topic).size() == 2, deadline), "consumer never got its queues");
         DefaultMQProducer p = CoreSupport.producer(ns, "PG_" + topic, "core-producer-" + run);
+        // ...and until a message on each queue has gone through (see CoreSupport.warmUp).
+        CoreSupport.warmUp(p, topic, run, warmed, deadline);
         Map<Integer, Long> sentAt = new TreeMap<>();
         Map<Integer, SendResult> results = new TreeMap<>();
         for (int i = 0; i < n; i++) {

@@ -366,6 +366,34 @@ final class CoreSupport {
         throw new NoSuchMethodException("setMessageModel");
     }
 
+    /**
+     * Pushes one warm-up message into each queue of {@code topic} and waits until the consumer has seen all of
+     * them (its listener must hand warm-up messages to {@code warmed} via {@link #isWarmUp}). Timing checks start
+     * after that round trip: a Java client raises its subscription version on rebalance and may skip the heartbeat
+     * carrying it (its heartbeat lock is held by the periodic heartbeat), so the broker answers
+     * SUBSCRIPTION_NOT_LATEST, as Java's does, until the next heartbeat 30 s later.
+     */
+    static void warmUp(DefaultMQProducer p, String topic, String run, java.util.Set<Integer> warmed, long deadline)
+        throws Exception {
+        List<MessageQueue> mqs = p.fetchPublishMessageQueues(topic);
+        for (MessageQueue mq : mqs) {
+            Message w = new Message(topic, "W", ("warm-up " + run).getBytes(StandardCharsets.UTF_8));
+            w.putUserProperty("c-warm", run);
+            checkResult(p.send(w, mq), topic, "warm-up send");
+        }
+        check(waitFor(() -> warmed.size() >= mqs.size(), deadline), "warm-up messages never consumed: queues "
+            + warmed + " of " + mqs.size());
+    }
+
+    /** Whether {@code m} is one of this run's warm-up messages; if so its queue is recorded in {@code warmed}. */
+    static boolean isWarmUp(MessageExt m, String run, java.util.Set<Integer> warmed) {
+        if (!run.equals(m.getUserProperty("c-warm"))) {
+            return false;
+        }
+        warmed.add(m.getQueueId());
+        return true;
+    }
+
     /** Polls {@code cond} every 20 ms until it holds or the deadline passes. */
     static boolean waitFor(java.util.function.BooleanSupplier cond, long deadline) throws InterruptedException {
         while (!cond.getAsBoolean()) {

@@ -61,9 +61,13 @@ final class CoreTimer {
         List<String> problems = java.util.Collections.synchronizedList(new ArrayList<>());
         DefaultMQPushConsumer c = CoreSupport.pushConsumer(ns, "CG_" + topic, "core-timer-consumer-" + run);
         c.subscribe(topic, "*");
+        java.util.Set<Integer> warmed = ConcurrentHashMap.newKeySet();
         c.registerMessageListener((MessageListenerConcurrently) (msgs, ctx) -> {
             long now = System.currentTimeMillis();
             for (MessageExt m : msgs) {
+                if (CoreSupport.isWarmUp(m, run, warmed)) {
+                    continue;
+                }
                 int idx = CoreSupport.index(m, run);
                 if (idx < 0) {
                     problems.add("foreign message " + m.getMsgId());
@@ -79,6 +83,7 @@ final class CoreTimer {
         c.start();
 
         DefaultMQProducer p = CoreSupport.producer(ns, "PG_" + topic, "core-producer-" + run);
+        CoreSupport.warmUp(p, topic, run, warmed, deadline);
         // Too far ahead: refused.
         Message far = CoreSupport.message(topic, run, n, "TagT");
         setTimer(far, "setDeliverTimeMs", "TIMER_DELIVER_MS", System.currentTimeMillis() + 4L * 24 * 3600 * 1000);
