@@ -362,6 +362,25 @@ pub async fn start_with_fs(
             b.stats.sample();
         }
     }));
+    // Java's StatsItemSet: minute windows every 10 s, hour windows every 10 min, day windows every
+    // hour, all first sampled at start.
+    let b = broker.clone();
+    tasks.push(tokio::spawn(async move {
+        use crate::stats_windows::Window;
+        let mut tick = tokio::time::interval(Duration::from_secs(10));
+        let mut n: u64 = 0;
+        loop {
+            tick.tick().await;
+            b.stats.sample_windows(Window::Minute);
+            if n.is_multiple_of(60) {
+                b.stats.sample_windows(Window::Hour);
+            }
+            if n.is_multiple_of(360) {
+                b.stats.sample_windows(Window::Day);
+            }
+            n += 1;
+        }
+    }));
     let b = broker.clone();
     tasks.push(tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_millis(

@@ -29,6 +29,7 @@ pub mod rebalance_lock;
 pub mod schedule;
 pub mod security;
 pub mod stats;
+pub mod stats_windows;
 pub mod store_stats;
 pub mod subscription_group;
 pub mod timer;

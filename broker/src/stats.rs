@@ -11,17 +11,47 @@ use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 
-/// A pair of monotonically growing counters: events and bytes.
+use crate::stats_windows::{BrokerStatsData, Value, Window, Windows};
+
+/// Monotonically growing counters: events, bytes and calls; with the Java-style windows
+/// (VIEW_BROKER_STATS_DATA) sampled from them.
 #[derive(Default)]
 pub struct Counter {
     pub nums: AtomicU64,
     pub size: AtomicU64,
+    times: AtomicU64,
+    windows: Mutex<Windows>,
 }
 
 impl Counter {
+    /// One call that counted `nums` events of `size` bytes (Java `addValue(key, n, 1)`).
     fn add(&self, nums: u64, size: u64) {
         self.nums.fetch_add(nums, Ordering::Relaxed);
         self.size.fetch_add(size, Ordering::Relaxed);
+        self.times.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events without a call count: Java's broker-wide counters add values only.
+    fn add_untimed(&self, nums: u64, size: u64) {
+        self.nums.fetch_add(nums, Ordering::Relaxed);
+        self.size.fetch_add(size, Ordering::Relaxed);
+    }
+
+    fn sample(&self, w: Window, now_ms: i64) {
+        let times = self.times.load(Ordering::Relaxed);
+        let nums = self.nums.load(Ordering::Relaxed);
+        let size = self.size.load(Ordering::Relaxed);
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .sample(w, now_ms, times, nums, size);
+    }
+
+    fn data(&self, v: Value) -> BrokerStatsData {
+        self.windows
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .data(v)
     }
 }
 
@@ -119,7 +149,7 @@ fn roll_day(marks: &mut DayMarks, day: u64, total: u64) {
 
 impl BrokerStats {
     pub fn record_put(&self, topic: &str, nums: u64, size: u64) {
-        self.broker_put.add(nums, size);
+        self.broker_put.add_untimed(nums, size);
         if let Some(c) = self.topic_put.get(topic) {
             c.add(nums, size);
             return;
@@ -131,7 +161,7 @@ impl BrokerStats {
     }
 
     pub fn record_get(&self, group: &str, topic: &str, nums: u64, size: u64) {
-        self.broker_get.add(nums, size);
+        self.broker_get.add_untimed(nums, size);
         let key = group_key(group, topic);
         if let Some(c) = self.group_get.get(&key) {
             c.add(nums, size);
@@ -178,6 +208,49 @@ impl BrokerStats {
             .get(&group_key(group, topic))
             .map(|c| c.nums.load(Ordering::Relaxed))
             .unwrap_or(0)
+    }
+
+    /// Feeds window `w` of every counter (Java samples minutes every 10 s, hours every 10 min,
+    /// days every hour).
+    pub fn sample_windows(&self, w: Window) {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0);
+        self.broker_put.sample(w, now_ms);
+        self.broker_get.sample(w, now_ms);
+        for e in self.topic_put.iter() {
+            e.value().sample(w, now_ms);
+        }
+        for e in self.group_get.iter() {
+            e.value().sample(w, now_ms);
+        }
+    }
+
+    /// VIEW_BROKER_STATS_DATA: the windows of Java stats `name` for `key` (a topic for TOPIC_*,
+    /// `topic@group` for GROUP_GET_*, the cluster name for BROKER_*); None if nothing was counted
+    /// under that key.
+    pub fn view(&self, name: &str, key: &str, cluster: &str) -> Option<BrokerStatsData> {
+        let (map, value) = match name {
+            "TOPIC_PUT_NUMS" => (&self.topic_put, Value::Nums),
+            "TOPIC_PUT_SIZE" => (&self.topic_put, Value::Size),
+            "GROUP_GET_NUMS" => (&self.group_get, Value::Nums),
+            "GROUP_GET_SIZE" => (&self.group_get, Value::Size),
+            "BROKER_PUT_NUMS" if key == cluster => return Some(self.broker_put.data(Value::Nums)),
+            "BROKER_GET_NUMS" if key == cluster => return Some(self.broker_get.data(Value::Nums)),
+            _ => return None,
+        };
+        map.get(key).map(|c| c.data(value))
+    }
+
+    /// Forgets the counters of a deleted topic (Java `onTopicDeleted`).
+    pub fn forget_topic(&self, topic: &str) {
+        self.topic_put.remove(topic);
+        let prefix = format!("{topic}@");
+        self.group_get.retain(|k, _| !k.starts_with(&prefix));
+        let mut s = self.samples.lock().unwrap_or_else(|p| p.into_inner());
+        s.topic_put.remove(topic);
+        s.group_get.retain(|k, _| !k.starts_with(&prefix));
     }
 
     /// Takes one sample of every counter (called once a second).
@@ -295,5 +368,44 @@ mod tests {
         assert_eq!(st.topic_put_nums("T"), 3);
         assert_eq!(st.group_get_nums("g", "T"), 3);
         assert_eq!(st.broker_put.size.load(Ordering::Relaxed), 30);
+    }
+
+    #[test]
+    fn view_reads_the_counter_named_by_java_stats_name_and_key() {
+        let st = BrokerStats::default();
+        st.record_put("T", 2, 20);
+        st.record_put("T", 1, 10);
+        st.record_get("g", "T", 3, 30);
+        assert!(st.view("TOPIC_PUT_NUMS", "T", "c").is_some());
+        assert!(st.view("TOPIC_PUT_NUMS", "U", "c").is_none());
+        assert!(st.view("NO_SUCH_STATS", "T", "c").is_none());
+        assert!(st.view("BROKER_PUT_NUMS", "other-cluster", "c").is_none());
+        st.sample_windows(Window::Minute);
+        let put = st.view("TOPIC_PUT_NUMS", "T", "c").unwrap();
+        assert_eq!(put.stats_minute.sum, 3);
+        assert!((put.stats_minute.avgpt - 1.5).abs() < 1e-9, "two calls");
+        assert_eq!(
+            st.view("TOPIC_PUT_SIZE", "T", "c")
+                .unwrap()
+                .stats_minute
+                .sum,
+            30
+        );
+        assert_eq!(
+            st.view("GROUP_GET_NUMS", "T@g", "c")
+                .unwrap()
+                .stats_minute
+                .sum,
+            3
+        );
+        let b = st.view("BROKER_PUT_NUMS", "c", "c").unwrap();
+        assert_eq!(b.stats_minute.sum, 3);
+        assert_eq!(
+            b.stats_minute.avgpt, 0.0,
+            "broker-wide counters count no calls, as Java"
+        );
+        st.forget_topic("T");
+        assert!(st.view("TOPIC_PUT_NUMS", "T", "c").is_none());
+        assert!(st.view("GROUP_GET_NUMS", "T@g", "c").is_none());
     }
 }

@@ -71,6 +71,7 @@ pub async fn process(
             tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "deleteTopic");
             broker.topics.delete(&h.topic);
             broker.offsets.remove_topic(&h.topic);
+            broker.stats.forget_topic(&h.topic);
             broker.topics_changed();
             ok()
         }

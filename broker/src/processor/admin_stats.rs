@@ -13,6 +13,7 @@ use remoting::protocol::body::{to_json_bytes, KvTable, MessageQueue, TopicList};
 use remoting::protocol::header::admin::{
     GetConsumeStatsRequestHeader, GetConsumerConnectionListRequestHeader,
     GetProducerConnectionListRequestHeader, GroupTopicRequestHeader,
+    ViewBrokerStatsDataRequestHeader,
 };
 use remoting::protocol::header::broker::TopicRequestHeader;
 use remoting::{request_code as rc, response_code, Channel, RemotingCommand};
@@ -31,6 +32,7 @@ pub const CODES: &[i32] = &[
     rc::QUERY_SUBSCRIPTION_BY_CONSUMER,
     rc::GET_ALL_CONSUMER_OFFSET,
     rc::GET_BROKER_RUNTIME_INFO,
+    rc::VIEW_BROKER_STATS_DATA,
 ];
 
 pub async fn process(
@@ -41,6 +43,19 @@ pub async fn process(
     let ok = || RemotingCommand::response_to(&req, response_code::SUCCESS, None);
     let b = &*broker;
     let resp = match req.code {
+        rc::VIEW_BROKER_STATS_DATA => {
+            let h: ViewBrokerStatsDataRequestHeader = req.decode_header()?;
+            let Some(data) = b
+                .stats
+                .view(&h.stats_name, &h.stats_key, &b.settings.cluster_name)
+            else {
+                return Err(BrokerError::refused(
+                    response_code::SYSTEM_ERROR,
+                    format!("The stats <{}> <{}> not exist", h.stats_name, h.stats_key),
+                ));
+            };
+            ok().with_body(to_json_bytes(&data))
+        }
         rc::GET_TOPIC_STATS_INFO => {
             let h: TopicRequestHeader = req.decode_header()?;
             let Some(tc) = b.topics.select(&h.topic) else {

@@ -80,6 +80,16 @@ def steps(version: str) -> list[Step]:
     return [
         Step("clusterList", ("clusterList", "-n", ns), r"#Cluster Name", "numbers",
              java_bug=r'NullPointerException: .*"getTransferedTps" is null'),
+        # The counters behind statsAll (VIEW_BROKER_STATS_DATA), right after the fixture sent and consumed
+        # its 16 messages: once sampled (every 10 s) the minute window of either broker sums them; early in
+        # the script because that window forgets after 60-70 s. statsAll's own TPS columns depend on when
+        # the samples fall, so its step below compares the table's shape.
+        Step("statsAll", ("compat:stats-wait", br, "TOPIC_PUT_NUMS", t, "16", "20000"), r"minute sum=16$"),
+        Step("statsAll", ("compat:stats-wait", br, "TOPIC_PUT_SIZE", t, "1", "20000"), r"minute sum=\d+"),
+        Step("statsAll", ("compat:stats-wait", br, "GROUP_GET_NUMS", f"{t}@{g}", "16", "20000"),
+             r"minute sum=16$"),
+        Step("statsAll", ("compat:stats-wait", br, "TOPIC_PUT_NUMS", f"{t}_none", "0", "1000"),
+             r"refused: code=1 remark=The stats <TOPIC_PUT_NUMS> <\S+> not exist"),
         Step("updateTopic", ("updateTopic", "-n", ns, "-c", C, "-t", t2, "-r", "2", "-w", "2"), r"success"),
         Step("updateTopic", ("compat:wait-route", t2, "present", "15000"), r"route present"),
         Step("topicList", ("topicList", "-n", ns), rf"(?m)^{t2}$", "sorted"),

@@ -32,6 +32,9 @@ import org.apache.rocketmq.tools.command.MQAdminStartup;
  *   <li>{@code compat:wait-route TOPIC present|absent TIMEOUT_MS}: poll the nameserver's route</li>
  *   <li>{@code compat:kv-get NAMESPACE KEY}: print {@code getKVConfig}</li>
  *   <li>{@code compat:kv-list NAMESPACE}: print {@code getKVListByNamespace}, sorted</li>
+ *   <li>{@code compat:stats-wait BROKER STATS_NAME STATS_KEY MIN TIMEOUT_MS}: poll
+ *   {@code viewBrokerStatsData} until its minute window sums at least MIN (the broker samples every 10 s),
+ *   print that sum, or the error of the call</li>
  *   <li>{@code compat:sleep MILLIS}</li>
  * </ul>
  * Helpers use {@code --ns}. The output of command {@code i} (stdout and stderr interleaved) is written to
@@ -140,6 +143,34 @@ final class AdminBatch {
                         out.println("getKVListByNamespace failed: " + e);
                     }
                     break;
+                case "compat:stats-wait": {
+                    long min = Long.parseLong(cmd[4]);
+                    long deadline = System.currentTimeMillis() + Long.parseLong(cmd[5]);
+                    String line;
+                    while (true) {
+                        try {
+                            Object data = Reflect.call(admin, "viewBrokerStatsData", cmd[1], cmd[2], cmd[3]);
+                            Object minute = Reflect.call(data, "getStatsMinute");
+                            long sum = (Long) Reflect.call(minute, "getSum");
+                            line = cmd[2] + " " + cmd[3] + " minute sum=" + sum;
+                            if (sum >= min) {
+                                break;
+                            }
+                        } catch (org.apache.rocketmq.client.exception.MQClientException e) {
+                            line = cmd[2] + " " + cmd[3] + " refused: code=" + e.getResponseCode() + " remark="
+                                + e.getErrorMessage();
+                            if (min <= 0) {
+                                break;
+                            }
+                        }
+                        if (System.currentTimeMillis() > deadline) {
+                            break;
+                        }
+                        Thread.sleep(500);
+                    }
+                    out.println(line);
+                    break;
+                }
                 default:
                     out.println("unknown helper " + cmd[0]);
             }
