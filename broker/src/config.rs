@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use remoting::properties::{InvalidValue, PropertiesConfig};
 
@@ -234,12 +234,30 @@ impl BrokerConfig {
         Ok((c, unknown))
     }
 
+    /// Where updateBrokerConfig writes the table, as Java: the `brokerConfigPath` key if set, else
+    /// the `-c` file, else `<home>/store/config/broker.properties` (Java's default even when
+    /// `storePathRootDir` is elsewhere).
+    pub fn persist_path(&self, flag: Option<&Path>, home: Option<&Path>) -> Option<PathBuf> {
+        let key = self.props.string("brokerConfigPath");
+        if !key.trim().is_empty() {
+            return Some(PathBuf::from(key.trim()));
+        }
+        if let Some(f) = flag {
+            return Some(f.to_path_buf());
+        }
+        home.map(|h| h.join("store").join("config").join("broker.properties"))
+    }
+
     /// Writes every setting to `config_file` (if any) as Java's `MixAll.string2File` does: the
-    /// new text to `<file>.tmp`, the old file kept as `<file>.bak`, then the rename.
+    /// parent directories made, the new text to `<file>.tmp`, the old file kept as `<file>.bak`,
+    /// then the rename.
     pub fn persist(&self) -> std::io::Result<()> {
         let Some(path) = &self.config_file else {
             return Ok(());
         };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
         let text = self.props.to_text();
         let with = |ext: &str| {
             let mut p = path.clone().into_os_string();
@@ -321,6 +339,45 @@ impl BrokerConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn persist_path_is_javas_key_then_the_flag_then_home_store_config() {
+        let (c, _) = BrokerConfig::from_properties(BTreeMap::new()).expect("config");
+        assert_eq!(
+            c.persist_path(Some(Path::new("/etc/b.conf")), Some(Path::new("/home/u"))),
+            Some(PathBuf::from("/etc/b.conf"))
+        );
+        assert_eq!(
+            c.persist_path(None, Some(Path::new("/home/u"))),
+            Some(PathBuf::from("/home/u/store/config/broker.properties"))
+        );
+        assert_eq!(c.persist_path(None, None), None);
+        let mut props = BTreeMap::new();
+        props.insert(
+            "brokerConfigPath".to_string(),
+            "/srv/b.properties".to_string(),
+        );
+        let (c, _) = BrokerConfig::from_properties(props).expect("config");
+        assert_eq!(
+            c.persist_path(Some(Path::new("/etc/b.conf")), None),
+            Some(PathBuf::from("/srv/b.properties"))
+        );
+    }
+
+    #[test]
+    fn persist_makes_the_directories_of_a_new_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir
+            .path()
+            .join("store")
+            .join("config")
+            .join("broker.properties");
+        let (mut c, _) = BrokerConfig::from_properties(BTreeMap::new()).expect("config");
+        c.config_file = Some(file.clone());
+        c.persist().expect("persist");
+        let text = std::fs::read_to_string(&file).expect("written");
+        assert!(text.contains("brokerName="), "{text}");
+    }
 
     #[test]
     fn persist_writes_the_table_to_the_config_file_and_keeps_a_backup() {

@@ -47,7 +47,8 @@ fn main() -> ExitCode {
         eprintln!("{e}");
         return ExitCode::from(255);
     }
-    config.config_file = args.config_file.clone();
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    config.config_file = config.persist_path(args.config_file.as_deref(), home.as_deref());
     for key in unknown {
         tracing::warn!(%key, "unknown config key (kept, but nothing reads it)");
     }

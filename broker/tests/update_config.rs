@@ -114,3 +114,83 @@ async fn update_broker_config_applies_at_once() {
     assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
     b.shutdown().await;
 }
+
+/// The store keys Java reads on every use apply at once too: a lower maxMessageSize refuses the
+/// next larger send with MESSAGE_ILLEGAL naming the new limit; a store value that does not parse is
+/// refused naming its key and changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_broker_config_applies_store_keys_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let b = start_broker(dir.path(), port, &[]).await;
+    let addr = format!("127.0.0.1:{port}");
+    let c = RemotingClient::new(Default::default());
+    let body = "b".repeat(2048);
+
+    let r = c
+        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+
+    let r = c
+        .invoke(&addr, update_config("maxMessageSize=1024\n"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::MESSAGE_ILLEGAL, "{:?}", r.remark);
+    assert!(
+        r.remark.as_deref().unwrap_or("").contains("1024B"),
+        "{:?}",
+        r.remark
+    );
+    let r = c
+        .invoke(&addr, send("size_cap", &props(&[]), "small"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+
+    let r = c
+        .invoke(
+            &addr,
+            update_config("maxMessageSize=4194304\nflushIntervalCommitLog=often\n"),
+            T,
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SYSTEM_ERROR);
+    assert!(
+        r.remark
+            .as_deref()
+            .unwrap_or("")
+            .contains("flushIntervalCommitLog"),
+        "{:?}",
+        r.remark
+    );
+    let r = c
+        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
+        .await
+        .unwrap();
+    assert_eq!(
+        r.code,
+        response_code::MESSAGE_ILLEGAL,
+        "the refused update changed nothing: {:?}",
+        r.remark
+    );
+
+    let r = c
+        .invoke(&addr, update_config("maxMessageSize=4194304\n"), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    let r = c
+        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
+        .await
+        .unwrap();
+    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    b.shutdown().await;
+}

@@ -50,8 +50,11 @@ pub fn disk_space(path: &Path) -> Option<(u64, u64)> {
 
 /// Cleanup loop.
 pub(crate) fn run(inner: &Inner) {
-    let interval = Duration::from_millis(inner.config.clean_resource_interval.max(10));
-    while !inner.stop_services.sleep(interval) {
+    loop {
+        let interval = Duration::from_millis(inner.tunables.clean_resource_interval().max(10));
+        if inner.stop_services.sleep(interval) {
+            break;
+        }
         let manual = inner.manual_delete_rounds.load(Ordering::Acquire) > 0;
         if manual {
             inner.manual_delete_rounds.fetch_sub(1, Ordering::AcqRel);
@@ -70,12 +73,13 @@ struct SpaceState {
 
 fn check_space(inner: &Inner) -> SpaceState {
     let c = &inner.config;
+    let t = &inner.tunables;
     let ratio = [c.commit_log_dir(), c.consume_queue_dir()]
         .iter()
         .filter_map(|p| inner.fs.disk_used_percent(p))
         .fold(0.0f64, f64::max);
-    let warning = f64::from(c.disk_space_warning_level_ratio);
-    let forcibly = f64::from(c.disk_space_clean_forcibly_ratio);
+    let warning = f64::from(t.disk_space_warning_level_ratio());
+    let forcibly = f64::from(t.disk_space_clean_forcibly_ratio());
     if ratio > warning {
         if !inner.flags.set_disk_full(true) {
             tracing::error!(used_percent = ratio, "disk nearly full: refusing writes");
@@ -87,18 +91,13 @@ fn check_space(inner: &Inner) -> SpaceState {
         );
     }
     SpaceState {
-        over_max: ratio > f64::from(c.disk_max_used_space_ratio),
+        over_max: ratio > f64::from(t.disk_max_used_space_ratio()),
         clean_immediately: ratio > forcibly,
     }
 }
 
 fn is_time_to_delete(inner: &Inner) -> bool {
-    let hour = chrono::Local::now().hour();
-    inner
-        .config
-        .delete_hours()
-        .map(|hours| hours.contains(&hour))
-        .unwrap_or(false)
+    inner.tunables.is_delete_hour(chrono::Local::now().hour())
 }
 
 /// One CommitLog cleanup round; returns the number of files deleted.
@@ -107,22 +106,22 @@ pub(crate) fn clean_commit_log(inner: &Inner, manual: bool) -> usize {
     if !(is_time_to_delete(inner) || space.over_max || manual) {
         return 0;
     }
-    let c = &inner.config;
-    let clean_at_once = c.clean_file_forcibly_enable && space.clean_immediately;
-    let reserved_ms = (c.file_reserved_time as i64).saturating_mul(3_600_000);
+    let t = &inner.tunables;
+    let clean_at_once = t.clean_file_forcibly_enable() && space.clean_immediately;
+    let reserved_ms = (t.file_reserved_time() as i64).saturating_mul(3_600_000);
     let files = inner.commit_log.files().files();
     let now = now_ms();
     let mut deleted = 0;
     for f in files.iter().take(files.len().saturating_sub(1)) {
-        if deleted >= c.delete_file_batch_max as usize {
+        if deleted >= t.delete_file_batch_max() as usize {
             break;
         }
         let expired = now >= f.last_modified_ms().saturating_add(reserved_ms);
         if !(expired || clean_at_once) {
             break;
         }
-        if deleted > 0 && c.delete_commit_log_files_interval > 0 {
-            std::thread::sleep(Duration::from_millis(c.delete_commit_log_files_interval));
+        if deleted > 0 && t.delete_commit_log_files_interval() > 0 {
+            std::thread::sleep(Duration::from_millis(t.delete_commit_log_files_interval()));
         }
         tracing::info!(path = %f.path().display(), expired, clean_at_once, "deleting CommitLog file");
         deleted += inner
@@ -143,9 +142,9 @@ pub(crate) fn clean_consume_queues(inner: &Inner) -> usize {
     let mut deleted = 0;
     for cq in inner.cqs.all() {
         let n = cq.delete_expired(min);
-        if n > 0 && inner.config.delete_consume_queue_files_interval > 0 {
+        if n > 0 && inner.tunables.delete_consume_queue_files_interval() > 0 {
             std::thread::sleep(Duration::from_millis(
-                inner.config.delete_consume_queue_files_interval,
+                inner.tunables.delete_consume_queue_files_interval(),
             ));
         }
         deleted += n;

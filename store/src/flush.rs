@@ -155,10 +155,11 @@ pub(crate) fn run_flush_watcher(inner: &Inner) {
 
 /// ASYNC_FLUSH loop; a last full flush on stop.
 pub(crate) fn run_async_flush(inner: &Inner) {
-    let interval = Duration::from_millis(inner.config.flush_interval_commit_log.max(1));
-    let thorough = Duration::from_millis(inner.config.flush_commit_log_thorough_interval);
+    let t = &inner.tunables;
     let mut last_thorough = Instant::now();
     loop {
+        let interval = Duration::from_millis(t.flush_interval_commit_log().max(1));
+        let thorough = Duration::from_millis(t.flush_commit_log_thorough_interval());
         let stopping = inner.stop_services.sleep(interval);
         if inner.flags.is_poisoned() {
             if stopping {
@@ -166,7 +167,7 @@ pub(crate) fn run_async_flush(inner: &Inner) {
             }
             continue;
         }
-        let mut least = inner.config.flush_commit_log_least_pages;
+        let mut least = t.flush_commit_log_least_pages();
         if stopping || last_thorough.elapsed() >= thorough {
             least = 0;
             last_thorough = Instant::now();
@@ -186,7 +187,7 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
     let least = if thorough {
         0
     } else {
-        inner.config.flush_consume_queue_least_pages
+        inner.tunables.flush_consume_queue_least_pages()
     };
     let logics_ts = inner.logics_ts_live.load(Ordering::Acquire);
     // Queues flush from several threads: with many queues this is one fsync each, and
@@ -268,10 +269,11 @@ pub(crate) fn checkpoint_after_recovery(inner: &Inner, report: &RecoveryReport) 
 
 /// ConsumeQueue flush loop; a thorough flush on stop.
 pub(crate) fn run_logics_flush(inner: &Inner) {
-    let interval = Duration::from_millis(inner.config.flush_interval_consume_queue.max(1));
-    let thorough = Duration::from_millis(inner.config.flush_consume_queue_thorough_interval);
+    let t = &inner.tunables;
     let mut last_thorough = Instant::now();
     loop {
+        let interval = Duration::from_millis(t.flush_interval_consume_queue().max(1));
+        let thorough = Duration::from_millis(t.flush_consume_queue_thorough_interval());
         let stopping = inner.stop_services.sleep(interval);
         let is_thorough = stopping || last_thorough.elapsed() >= thorough;
         if is_thorough {

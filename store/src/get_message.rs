@@ -127,7 +127,7 @@ impl MessageStore {
         let cl = &inner.commit_log;
         let max_phy = cl.max_offset();
         let memory = (inner.total_memory as f64
-            * (f64::from(inner.config.access_message_in_memory_max_ratio) / 100.0))
+            * (f64::from(inner.tunables.access_message_in_memory_max_ratio()) / 100.0))
             as i64;
         let max_msg_nums = max_msg_nums.max(1) as usize;
         let max_total_bytes = if max_total_bytes <= 0 {

@@ -34,6 +34,7 @@ mod message_store;
 mod recovery;
 pub mod result;
 mod running;
+pub mod tunables;
 
 pub use cleanup::{disk_space, disk_used_percent};
 pub use config::{BrokerRole, FlushDiskType, StoreConfig};

@@ -36,6 +36,8 @@ use crate::result::{
 /// State shared with the service threads.
 pub(crate) struct Inner {
     pub(crate) config: StoreConfig,
+    /// The settings that change while running.
+    pub(crate) tunables: crate::tunables::Tunables,
     /// The I/O seam (also the disk usage source).
     pub(crate) fs: Arc<dyn FileSystem>,
     pub(crate) commit_log: CommitLog,
@@ -226,6 +228,7 @@ impl MessageStore {
             commit_log_flushes: AtomicU64::new(0),
             allocator: OnceLock::new(),
             fs: Arc::clone(&fs),
+            tunables: crate::tunables::Tunables::new(&config),
             config,
         });
 
@@ -330,6 +333,20 @@ impl MessageStore {
     /// The configuration in force.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.config
+    }
+
+    /// Takes the live settings of `c` (see `tunables::LIVE_STORE_KEYS`); the rest of `c` is
+    /// ignored until a restart, as Java's store reads those only at start.
+    pub fn apply_tunables(&self, c: &StoreConfig) {
+        self.inner.tunables.apply(c);
+        self.inner
+            .commit_log
+            .set_max_message_size(c.max_message_size);
+    }
+
+    /// The live settings.
+    pub fn tunables(&self) -> &crate::tunables::Tunables {
+        &self.inner.tunables
     }
 
     fn check_store_status(&self) -> Option<PutMessageStatus> {

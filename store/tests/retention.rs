@@ -155,3 +155,33 @@ async fn nearly_full_disk_deletes_unexpired_files() {
     assert!(store.delete_expired_files() > 0);
     assert!(store.min_phy_offset() > 0);
 }
+
+/// `fileReservedTime` changed on a running store (updateBrokerConfig) governs the next cleanup:
+/// nothing is old enough under 72 h, everything but the newest file is under 0 h.
+#[tokio::test]
+async fn retention_follows_a_live_file_reserved_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = StoreConfig {
+        mapped_file_size_commit_log: 8 * 1024,
+        mapped_file_size_consume_queue: 20 * 10,
+        file_reserved_time: 72,
+        ..small_config(dir.path())
+    };
+    let store = MessageStore::open(cfg.clone()).unwrap();
+    for i in 0..100 {
+        store
+            .put_message(message("T", 0, &[1u8; 200], "t", &format!("k{i}"), ""))
+            .await;
+    }
+    wait_dispatched(&store);
+    assert_eq!(store.delete_expired_files(), 0, "nothing is 72 h old");
+    assert_eq!(store.min_phy_offset(), 0);
+
+    store.apply_tunables(&StoreConfig {
+        file_reserved_time: 0,
+        ..cfg
+    });
+    assert_eq!(store.tunables().file_reserved_time(), 0);
+    assert!(store.delete_expired_files() > 0);
+    assert!(store.min_phy_offset() > 0);
+}

@@ -176,7 +176,12 @@ pub async fn process(
                 let (settings, reject) = parsed.map_err(|e| {
                     BrokerError::refused(response_code::SYSTEM_ERROR, e.to_string())
                 })?;
+                let store_config = store::StoreConfig::from_properties(&next.store_properties())
+                    .map_err(|e| {
+                        BrokerError::refused(response_code::SYSTEM_ERROR, e.to_string())
+                    })?;
                 broker.live.apply(&settings, reject);
+                broker.store.apply_tunables(&store_config);
                 broker
                     .groups
                     .set_auto_create(settings.auto_create_subscription_group);

@@ -105,7 +105,10 @@ pub async fn process(
         let r = broker.store.put_message(msg).await;
         if !r.status.is_stored() {
             svc.finish_resolve(&id, false);
-            let (code, remark) = final_put_refusal(r.status, broker.settings.max_message_size);
+            let (code, remark) = final_put_refusal(
+                r.status,
+                broker.store.tunables().max_message_size() as usize,
+            );
             return Err(BrokerError::refused(code, remark));
         }
     }

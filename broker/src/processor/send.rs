@@ -355,7 +355,7 @@ fn answer(
             .store
             .record_put(false, 0, 0, started.elapsed());
     }
-    let max_size = broker.settings.max_message_size;
+    let max_size = broker.store.tunables().max_message_size() as usize;
     let (code, remark) = match r.status {
         PutMessageStatus::PutOk => (response_code::SUCCESS, None),
         PutMessageStatus::FlushDiskTimeout => (response_code::FLUSH_DISK_TIMEOUT, None),

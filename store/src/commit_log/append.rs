@@ -73,7 +73,7 @@ impl CommitLog {
         &self,
         msg: &MessageExtBrokerInner,
     ) -> Result<Appended, PutMessageStatus> {
-        if msg.body.len() > self.max_message_size as usize {
+        if msg.body.len() > self.max_message_size() {
             return Err(PutMessageStatus::MessageIllegal);
         }
         if msg.properties.len() > i16::MAX as usize {
@@ -175,7 +175,7 @@ impl CommitLog {
 
     /// Appends every message of a batch contiguously, all in the same file.
     pub fn append_batch(&self, batch: &MessageExtBatch) -> Result<Appended, PutMessageStatus> {
-        if batch.body.len() > self.max_message_size as usize {
+        if batch.body.len() > self.max_message_size() {
             return Err(PutMessageStatus::MessageIllegal);
         }
         if sys_flag::transaction_type(batch.sys_flag) != sys_flag::TRANSACTION_NOT {

@@ -44,7 +44,7 @@ pub struct CommitLog {
     put: Mutex<PutState>,
     /// When the current put took the lock (ms), 0 outside the lock.
     begin_time_in_lock: AtomicI64,
-    max_message_size: u32,
+    max_message_size: std::sync::atomic::AtomicU32,
     auto_v2: bool,
 }
 
@@ -59,9 +59,20 @@ impl CommitLog {
             ),
             put: Mutex::new(PutState::default()),
             begin_time_in_lock: AtomicI64::new(0),
-            max_message_size: config.max_message_size,
+            max_message_size: std::sync::atomic::AtomicU32::new(config.max_message_size),
             auto_v2: config.auto_message_version_on_topic_len,
         }
+    }
+
+    /// Changes the largest body accepted (`maxMessageSize`, live).
+    pub fn set_max_message_size(&self, v: u32) {
+        self.max_message_size
+            .store(v, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    fn max_message_size(&self) -> usize {
+        self.max_message_size
+            .load(std::sync::atomic::Ordering::Relaxed) as usize
     }
 
     /// The underlying files.
