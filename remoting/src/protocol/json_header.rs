@@ -159,6 +159,33 @@ pub fn decode(header: &[u8], limits: &HeaderLimits) -> Result<RemotingCommand, D
     })
 }
 
+/// An `extFields` key: the interned static string when it is a well-known one (no allocation, as
+/// long as the JSON text needed no unescaping), else an owned copy.
+struct KeySeed;
+
+impl<'de> serde::de::DeserializeSeed<'de> for KeySeed {
+    type Value = std::borrow::Cow<'static, str>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for KeySeed {
+    type Value = std::borrow::Cow<'static, str>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a string key")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(crate::protocol::ext_fields::key_of(v))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+        Ok(match crate::protocol::ext_fields::intern(&v) {
+            Some(k) => std::borrow::Cow::Borrowed(k),
+            None => std::borrow::Cow::Owned(v),
+        })
+    }
+}
+
 /// Reads `extFields` as an object of strings; numbers and booleans are kept as their text and
 /// null members are dropped, as Java's reader would leave them unset.
 fn lenient_ext<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ExtFields>, D::Error> {
@@ -179,7 +206,7 @@ fn lenient_ext<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ExtFields>, D::
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut ext = ExtFields::with_capacity(map.size_hint().unwrap_or(8).min(64));
-            while let Some(key) = map.next_key::<String>()? {
+            while let Some(key) = map.next_key_seed(KeySeed)? {
                 // Checked per key: the duplicate check makes each insert linear, so an
                 // unbounded flood of keys would cost quadratic time before any limit applied.
                 if ext.len() >= MAX_EXT_FIELDS {

@@ -62,9 +62,13 @@ impl<'a> Reader<'a> {
         Ok(self.take(1)?[0])
     }
     fn string(&mut self, len: i64) -> Result<String, DecodeError> {
+        self.str(len).map(str::to_string)
+    }
+
+    fn str(&mut self, len: i64) -> Result<&'a str, DecodeError> {
         let len = usize::try_from(len).map_err(|_| DecodeError::Binary("negative length"))?;
         let bytes = self.take(len)?;
-        String::from_utf8(bytes.to_vec()).map_err(|_| DecodeError::Binary("invalid UTF-8"))
+        std::str::from_utf8(bytes).map_err(|_| DecodeError::Binary("invalid UTF-8"))
     }
 }
 
@@ -91,7 +95,7 @@ pub fn decode(header: &[u8], limits: &HeaderLimits) -> Result<RemotingCommand, D
                 return Err(DecodeError::Limit("too many ext fields"));
             }
             let klen = er.i16()?;
-            let key = er.string(klen as i64)?;
+            let key = crate::protocol::ext_fields::key_of(er.str(klen as i64)?);
             let vlen = er.i32()?;
             let value = er.string(vlen as i64)?;
             ext.insert(key, value);
