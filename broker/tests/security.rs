@@ -253,7 +253,7 @@ async fn default_tls_mode_serves_tls_and_plaintext_on_the_broker_port() {
 fn acl_request(code: i32, fields: &[(&str, &str)]) -> RemotingCommand {
     let mut ext = ExtFields::new();
     for (k, v) in fields {
-        ext.insert(*k, *v);
+        ext.insert(k.to_string(), *v);
     }
     RemotingCommand::request(code, ext)
 }

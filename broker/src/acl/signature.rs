@@ -69,7 +69,7 @@ mod tests {
     fn req(fields: &[(&str, &str)], body: &[u8]) -> RemotingCommand {
         let mut ext = ExtFields::new();
         for (k, v) in fields {
-            ext.insert(*k, *v);
+            ext.insert(k.to_string(), *v);
         }
         let mut r = RemotingCommand::request(10, ext);
         if !body.is_empty() {

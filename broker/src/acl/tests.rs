@@ -80,7 +80,7 @@ fn signed(code: i32, fields: &[(&str, &str)], body: &[u8], ak: &str, sk: &str) -
 fn unsigned(code: i32, fields: &[(&str, &str)], body: &[u8]) -> RemotingCommand {
     let mut ext = ExtFields::new();
     for (k, v) in fields {
-        ext.insert(*k, *v);
+        ext.insert(k.to_string(), *v);
     }
     let r = RemotingCommand::request(code, ext);
     if body.is_empty() {
