@@ -213,6 +213,11 @@ pub async fn start_with_fs(
         &settings.store_root,
         store.config().delay_levels()?,
         &store,
+    )
+    .with_version_step(
+        config
+            .props
+            .number("delayOffsetUpdateVersionStep", 200u64)?,
     );
     let timer_flush_ms: u64 = config.props.number("timerFlushIntervalMs", 1000)?;
     let timer = crate::timer::TimerMessageService::load(

@@ -11,9 +11,13 @@
 //!   message once that message is stored in its real queue (or is undeliverable and logged), so
 //!   delivery is at-least-once; a graceful stop persists the progress, so a restart neither
 //!   loses nor repeats messages.
-//! * Progress lives in `<storePathRootDir>/config/delayOffset.json` as Java writes it
-//!   (`{"offsetTable":{1:5,2:0}}`, keys = level), saved every `flushDelayOffsetInterval` ms and
-//!   at shutdown, and is clamped into the queue's [min, max] at load as Java does.
+//! * Progress lives in `<storePathRootDir>/config/delayOffset.json` as Java 5.x writes it
+//!   (`{"dataVersion":{..},"offsetTable":{1:5,2:0}}`, keys = level), saved every
+//!   `flushDelayOffsetInterval` ms and at shutdown, and is clamped into the queue's [min, max]
+//!   at load as Java does. The data version moves every `delayOffsetUpdateVersionStep` offset
+//!   updates (Java's rule); GET_ALL_DELAY_OFFSET answers the same text.
+//! * A level records its offset whenever it looks at its queue head (as Java), so a level with
+//!   a message not yet due has a table entry.
 //! * Messages of one level are due in queue order (same delay, increasing store time), so a level
 //!   waits exactly until its head is due; when it has caught up it waits for the dispatcher's
 //!   arrival notice on its queue (the long-polling notifier), with a 1 s fallback.
@@ -21,11 +25,12 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use remoting::protocol::body::DataVersion;
 use store::message::properties::keys;
 use store::message::{decode_message, MessageExtBrokerInner, MessageRecord, SCHEDULE_TOPIC};
 use store::result::GetMessageStatus;
@@ -61,10 +66,15 @@ pub fn apply_delay(msg: &mut MessageExtBrokerInner, max_level: i32) -> bool {
     msg.apply_delay_level(max_level)
 }
 
-/// `{"offsetTable":{1:5,2:0}}` as fastjson writes it (bare integer keys).
-fn encode_offset_table(table: &BTreeMap<i32, i64>) -> String {
+/// `{"dataVersion":{..},"offsetTable":{1:5,2:0}}` as fastjson writes Java's
+/// `DelayOffsetSerializeWrapper` (members sorted, bare integer keys).
+fn encode_offset_table(table: &BTreeMap<i32, i64>, version: &DataVersion) -> String {
     let entries: Vec<String> = table.iter().map(|(l, o)| format!("{l}:{o}")).collect();
-    format!("{{\"offsetTable\":{{{}}}}}", entries.join(","))
+    let version = serde_json::to_string(version).unwrap_or_else(|_| "{}".into());
+    format!(
+        "{{\"dataVersion\":{version},\"offsetTable\":{{{}}}}}",
+        entries.join(",")
+    )
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -72,6 +82,9 @@ fn encode_offset_table(table: &BTreeMap<i32, i64>) -> String {
 struct DelayOffsetFile {
     #[serde(default)]
     offset_table: BTreeMap<i32, i64>,
+    /// Absent in files written by 4.x brokers and by earlier versions of this one.
+    #[serde(default)]
+    data_version: Option<DataVersion>,
 }
 
 /// What a level does after a pass over its queue.
@@ -91,6 +104,10 @@ pub struct ScheduleMessageService {
     /// Delay in ms of each level; index 0 = level 1.
     delays: Vec<i64>,
     offsets: Mutex<BTreeMap<i32, i64>>,
+    version: Mutex<DataVersion>,
+    /// Offset updates so far; the data version moves every `version_step` of them.
+    updates: AtomicU64,
+    version_step: u64,
     dirty: AtomicBool,
     path: PathBuf,
     stop: CancellationToken,
@@ -134,14 +151,39 @@ impl ScheduleMessageService {
                 *offset = corrected;
             }
         }
+        let version = file.data_version.unwrap_or_else(|| DataVersion {
+            timestamp: now_ms(),
+            ..Default::default()
+        });
         Self {
             delays,
             offsets: Mutex::new(offsets),
+            version: Mutex::new(version),
+            updates: AtomicU64::new(0),
+            version_step: 200,
             dirty: AtomicBool::new(false),
             path,
             stop: CancellationToken::new(),
             tasks: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Java `delayOffsetUpdateVersionStep`: offset updates per data version change (0 = never).
+    pub fn with_version_step(mut self, step: u64) -> Self {
+        self.version_step = step;
+        self
+    }
+
+    /// Java `ScheduleMessageService.encode()`: what `delayOffset.json` holds and
+    /// GET_ALL_DELAY_OFFSET answers.
+    pub fn encode(&self) -> String {
+        let table = self.table().clone();
+        let version = self
+            .version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        encode_offset_table(&table, &version)
     }
 
     /// The highest level (the number of configured levels).
@@ -171,16 +213,25 @@ impl ScheduleMessageService {
     }
 
     fn set_offset(&self, level: i32, offset: i64) {
-        let mut t = self.table();
-        if t.get(&level) != Some(&offset) {
-            t.insert(level, offset);
+        {
+            let mut t = self.table();
+            if t.get(&level) != Some(&offset) {
+                t.insert(level, offset);
+                self.dirty.store(true, Ordering::Release);
+            }
+        }
+        let n = self.updates.fetch_add(1, Ordering::AcqRel) + 1;
+        if self.version_step > 0 && n.is_multiple_of(self.version_step) {
+            let mut v = self.version.lock().unwrap_or_else(|p| p.into_inner());
+            v.counter += 1;
+            v.timestamp = now_ms();
             self.dirty.store(true, Ordering::Release);
         }
     }
 
     /// Writes `delayOffset.json`.
     pub fn persist(&self) {
-        let text = encode_offset_table(&self.table());
+        let text = self.encode();
         self.dirty.store(false, Ordering::Release);
         if let Err(e) = persist::store_bytes(&self.path, text.as_bytes()) {
             self.dirty.store(true, Ordering::Release);
@@ -332,6 +383,8 @@ async fn deliver_due(broker: &Broker, level: i32) -> Next {
                 deliver_at = now;
             }
             if deliver_at > now {
+                // Java records the head's offset each time it finds it not yet due.
+                svc.set_offset(level, queue_offset);
                 return Next::Due(Duration::from_millis((deliver_at - now) as u64));
             }
             let msg = match time_up(record, &m) {
@@ -366,17 +419,31 @@ mod tests {
         let mut t = BTreeMap::new();
         t.insert(1, 5);
         t.insert(2, 0);
-        let text = encode_offset_table(&t);
-        assert_eq!(text, r#"{"offsetTable":{1:5,2:0}}"#);
+        let v = DataVersion {
+            counter: 3,
+            state_version: 0,
+            timestamp: 1_700_000_000_000,
+        };
+        let text = encode_offset_table(&t, &v);
         assert_eq!(
-            encode_offset_table(&BTreeMap::new()),
-            r#"{"offsetTable":{}}"#
+            text,
+            r#"{"dataVersion":{"counter":3,"stateVersion":0,"timestamp":1700000000000},"offsetTable":{1:5,2:0}}"#
+        );
+        assert_eq!(
+            encode_offset_table(&BTreeMap::new(), &DataVersion::default()),
+            r#"{"dataVersion":{"counter":0,"stateVersion":0,"timestamp":0},"offsetTable":{}}"#
         );
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("delayOffset.json");
         persist::store_bytes(&path, text.as_bytes()).unwrap();
         let back: DelayOffsetFile = persist::load(&path).unwrap();
         assert_eq!(back.offset_table, t);
+        assert_eq!(back.data_version, Some(v));
+        // A 4.x file (no data version) still loads.
+        persist::store_bytes(&path, br#"{"offsetTable":{3:9}}"#).unwrap();
+        let old: DelayOffsetFile = persist::load(&path).unwrap();
+        assert_eq!(old.offset_table.get(&3), Some(&9));
+        assert_eq!(old.data_version, None);
     }
 
     #[test]

@@ -40,6 +40,16 @@ pub struct SubscriptionGroupConfig {
     pub extra: BTreeMap<String, serde_json::Value>,
 }
 
+/// Java `TopicValidator.validateGroup`: not blank, only `[%|a-zA-Z0-9_-]`, at most 120 chars.
+/// Java auto-creates no group that fails it.
+pub fn is_valid_group(group: &str) -> bool {
+    !group.trim().is_empty()
+        && group.len() <= 120
+        && group
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'%' | b'-' | b'_' | b'|'))
+}
+
 fn yes() -> bool {
     true
 }
@@ -138,7 +148,7 @@ impl SubscriptionGroupManager {
         if let Some(g) = self.read().subscription_group_table.get(group) {
             return Some(g.clone());
         }
-        if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed) {
+        if !self.auto_create.load(std::sync::atomic::Ordering::Relaxed) || !is_valid_group(group) {
             return None;
         }
         let cfg = SubscriptionGroupConfig::new(group);
@@ -195,5 +205,20 @@ impl SubscriptionGroupManager {
         if let Err(e) = result {
             tracing::error!(path = %self.path.display(), error = %e, "persisting subscription groups failed");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_valid_group;
+
+    #[test]
+    fn group_names_follow_java_validate_group() {
+        assert!(is_valid_group("cg_1-%|A"));
+        assert!(!is_valid_group(""));
+        assert!(!is_valid_group("   "));
+        assert!(!is_valid_group("bad@group"));
+        assert!(is_valid_group(&"g".repeat(120)));
+        assert!(!is_valid_group(&"g".repeat(121)));
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! Invariant: every change bumps the data version before it is persisted or registered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::RwLock;
 
@@ -30,6 +30,26 @@ const REVIVE_QUEUE_NUM: i32 = 8;
 pub const TRANS_CHECK_MAX_TIME_TOPIC: &str = "TRANS_CHECK_MAX_TIME_TOPIC";
 pub const RETRY_GROUP_TOPIC_PREFIX: &str = "%RETRY%";
 pub const DLQ_GROUP_TOPIC_PREFIX: &str = "%DLQ%";
+/// Java `TopicValidator.RMQ_SYS_TRACE_TOPIC`.
+pub const TRACE_TOPIC: &str = "RMQ_SYS_TRACE_TOPIC";
+/// Java `TopicValidator.RMQ_SYS_ROCKSDB_OFFSET_TOPIC`.
+pub const ROCKSDB_OFFSET_TOPIC: &str = "CHECKPOINT_TOPIC";
+/// Java `TopicValidator.SYSTEM_TOPIC_PREFIX`: every topic named so is a system topic.
+pub const SYSTEM_TOPIC_PREFIX: &str = "rmq_sys_";
+
+/// The names in Java's `TopicValidator` system topic set before a broker adds its own.
+pub const STATIC_SYSTEM_TOPICS: &[&str] = &[
+    AUTO_CREATE_TOPIC_KEY,
+    SCHEDULE_TOPIC,
+    BENCHMARK_TOPIC,
+    TRANS_HALF_TOPIC,
+    TRACE_TOPIC,
+    TRANS_OP_HALF_TOPIC,
+    TRANS_CHECK_MAX_TIME_TOPIC,
+    SELF_TEST_TOPIC,
+    OFFSET_MOVED_EVENT,
+    ROCKSDB_OFFSET_TOPIC,
+];
 
 /// Topics a producer may not send to (NO_PERMISSION).
 pub fn is_not_allowed_send_topic(topic: &str) -> bool {
@@ -88,6 +108,9 @@ struct Inner {
 pub struct TopicConfigManager {
     path: PathBuf,
     inner: RwLock<Inner>,
+    /// Java's system topic set: the static names plus every topic created at start (fixed
+    /// after `load`).
+    system: BTreeSet<String>,
 }
 
 fn now_ms() -> i64 {
@@ -103,7 +126,10 @@ impl TopicConfigManager {
         let path = persist::config_dir(&settings.store_root).join("topics.json");
         let file: TopicsFile = persist::load(&path).unwrap_or_default();
         let mut topics = file.topic_config_table;
+        let mut system_set: BTreeSet<String> =
+            STATIC_SYSTEM_TOPICS.iter().map(|t| t.to_string()).collect();
         let mut system = |name: &str, queues: i32, p: i32| {
+            system_set.insert(name.to_string());
             topics.entry(name.to_string()).or_insert_with(|| {
                 let mut t = TopicConfig::new(name, queues);
                 t.perm = p;
@@ -156,6 +182,7 @@ impl TopicConfigManager {
         let m = Self {
             path,
             inner: RwLock::new(Inner { topics, version }),
+            system: system_set,
         };
         m.persist();
         m
@@ -167,6 +194,16 @@ impl TopicConfigManager {
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Inner> {
         self.inner.write().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Java `TopicValidator.isSystemTopic`: in the system set or named `rmq_sys_...`.
+    pub fn is_system_topic(&self, topic: &str) -> bool {
+        self.system.contains(topic) || topic.starts_with(SYSTEM_TOPIC_PREFIX)
+    }
+
+    /// Java `TopicValidator.getSystemTopicSet` (GET_SYSTEM_TOPIC_LIST_FROM_BROKER).
+    pub fn system_topics(&self) -> Vec<String> {
+        self.system.iter().cloned().collect()
     }
 
     pub fn select(&self, topic: &str) -> Option<TopicConfig> {

@@ -1,5 +1,6 @@
 //! Administration requests used by mqadmin and the clients' admin API: topics, subscription
 //! groups, broker config and runtime info.
+//! Invariant (Java 5.x): system topics are refused by create/update and delete.
 
 use std::sync::Arc;
 
@@ -42,15 +43,7 @@ pub async fn process(
                     remark,
                 ));
             }
-            if h.topic == topic_config::AUTO_CREATE_TOPIC_KEY && h.topic != h.default_topic {
-                return Err(BrokerError::refused(
-                    response_code::SYSTEM_ERROR,
-                    format!(
-                        "The specified topic {} is a system topic, can not be created.",
-                        h.topic
-                    ),
-                ));
-            }
+            refuse_system_topic(&broker, &h.topic)?;
             let mut tc = TopicConfig::new(h.topic.clone(), h.read_queue_nums);
             tc.write_queue_nums = h.write_queue_nums;
             tc.perm = h.perm;
@@ -69,6 +62,13 @@ pub async fn process(
         rc::DELETE_TOPIC_IN_BROKER => {
             let h: TopicRequestHeader = req.decode_header()?;
             tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "deleteTopic");
+            if h.topic.trim().is_empty() {
+                return Err(BrokerError::refused(
+                    response_code::INVALID_PARAMETER,
+                    "The specified topic is blank.",
+                ));
+            }
+            refuse_system_topic(&broker, &h.topic)?;
             broker.topics.delete(&h.topic);
             broker.offsets.remove_topic(&h.topic);
             broker.stats.forget_topic(&h.topic);
@@ -208,4 +208,23 @@ pub async fn process(
         }
     };
     Ok(Some(resp))
+}
+
+/// Java 5.x: with `validateSystemTopicWhenUpdateTopic` (default true) a system topic can be
+/// neither created/updated nor deleted through the admin API (4.9.8 answered SYSTEM_ERROR with
+/// the same remark; 5.x answers INVALID_PARAMETER).
+fn refuse_system_topic(broker: &Broker, topic: &str) -> BrokerResult<()> {
+    let validate = {
+        let c = broker.config.read().unwrap_or_else(|p| p.into_inner());
+        c.props
+            .get("validateSystemTopicWhenUpdateTopic")
+            .is_none_or(|v| v.trim().eq_ignore_ascii_case("true"))
+    };
+    if validate && broker.topics.is_system_topic(topic) {
+        return Err(BrokerError::refused(
+            response_code::INVALID_PARAMETER,
+            format!("The topic[{topic}] is conflict with system topic."),
+        ));
+    }
+    Ok(())
 }

@@ -347,6 +347,17 @@ fn runtime_info(b: &Broker) -> BTreeMap<String, String> {
     }
     set("timerEnqueueTps", "0.0".into());
     set("timerDequeueTps", "0.0".into());
+    // Java `ScheduleMessageService.buildRunningStats`: "delay offset,max offset" per level known.
+    for (level, offset) in b.schedule.offset_table() {
+        let max = store.max_offset_in_queue(
+            store::message::SCHEDULE_TOPIC,
+            crate::schedule::level_to_queue_id(level),
+        );
+        set(
+            &format!("scheduleMessageOffset_{level}"),
+            format!("{offset},{max}"),
+        );
+    }
     t
 }
 

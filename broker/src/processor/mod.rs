@@ -5,6 +5,7 @@
 mod acl_admin;
 mod admin;
 mod admin_client;
+mod admin_query;
 mod admin_stats;
 mod admin_store;
 mod client_manage;
@@ -147,6 +148,11 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
         admin_store::CODES,
         handler(&broker, admin_store::process),
         Some(10_000),
+    );
+    t.register(
+        admin_query::CODES,
+        handler(&broker, admin_query::process),
+        Some(1_000),
     );
     t.register(
         admin_client::CODES,

@@ -77,7 +77,46 @@ def steps(version: str) -> list[Step]:
     br = "{broker}"
     v_tag = version.replace(".", "_")
     v5 = not version.startswith("4.")  # 5.x queryMsgById requires -t, 4.9.8 rejects it (System.exit)
-    return [
+    # Admin API requests no mqadmin command sends (compat.AdminQueries), run before any step moves the
+    # group's offsets or adds messages, so every queue's consume time is its newest store time.
+    api_steps = [
+        Step("queryConsumeTimeSpan", ("compat:time-span", t, g), r"(?m)^spans=4$[\s\S]*consume==max=true"),
+        Step("queryConsumeTimeSpan", ("compat:time-span-at", br, t, f"adm_nobody_{v_tag}"),
+             r"consume==max=false"),
+        Step("queryConsumeTimeSpan", ("compat:time-span-at", br, f"adm_no_topic_{v_tag}", g),
+             rf"code=17 remark=topic\[adm_no_topic_{v_tag}\] not exist"),
+        Step("getSystemTopicListFromBroker", ("compat:system-topics", br), r"(?m)^systemTopic=SCHEDULE_TOPIC_XXXX$"),
+    ]
+    if v5:  # MQClientAPIImpl.getSubscriptionGroupConfig is 5.x only
+        api_steps += [
+            Step("getSubscriptionGroupConfig", ("compat:sub-config", br, g), rf"(?m)^getGroupName={g}$"),
+            # A missing group with a legal name is auto-created (autoCreateSubscriptionGroup).
+            Step("getSubscriptionGroupConfig", ("compat:sub-config", br, f"adm_auto_{v_tag}"),
+                 rf"(?m)^getGroupName=adm_auto_{v_tag}$"),
+            Step("getSubscriptionGroupConfig", ("compat:sub-config", br, "adm@bad"),
+                 r"code=26 remark=No group in this broker"),
+        ]
+    # Java 5.x refuses system topics in updateTopic / deleteTopic (INVALID_PARAMETER); the static set,
+    # one the broker adds at start (the cluster's own topic) and the rmq_sys_ prefix.
+    system_steps = [
+        Step("updateSystemTopic", ("updateTopic", "-n", ns, "-b", br, "-t", "SELF_TEST_TOPIC", "-r", "1", "-w", "1"),
+             r"CODE: 29 .*The topic\[SELF_TEST_TOPIC\] is conflict with system topic"),
+        Step("updateSystemTopic", ("updateTopic", "-n", ns, "-b", br, "-t", C, "-r", "16", "-w", "16"),
+             rf"CODE: 29 .*The topic\[{C}\] is conflict with system topic"),
+        Step("updateSystemTopic", ("updateTopic", "-n", ns, "-b", br, "-t", f"rmq_sys_adm_{v_tag}"),
+             rf"CODE: 29 .*The topic\[rmq_sys_adm_{v_tag}\] is conflict with system topic"),
+        Step("updateSystemTopic", ("topicList", "-n", ns), r"(?m)^SELF_TEST_TOPIC$", "sorted"),
+        Step("deleteSystemTopic", ("deleteTopic", "-n", ns, "-c", C, "-t", "SELF_TEST_TOPIC"),
+             r"CODE: 29 .*The topic\[SELF_TEST_TOPIC\] is conflict with system topic"),
+        Step("deleteSystemTopic", ("topicRoute", "-n", ns, "-t", "SELF_TEST_TOPIC"), rf'"brokerName":"{B}"'),
+    ]
+    # A message delayed by level 18 (2 h): the level's entry appears once its task saw the queue.
+    delay_steps = [
+        Step("getAllDelayOffset", ("compat:send-delayed", t, "18"), r"send SEND_OK"),
+        Step("getAllDelayOffset", ("compat:delay-offsets", br, "18", "15000"),
+             r"code=0 remark=null\ndataVersion=present\noffsetTable=(.*,)?18:0$"),
+    ]
+    return api_steps + system_steps + [
         Step("clusterList", ("clusterList", "-n", ns), r"#Cluster Name", "numbers",
              java_bug=r'NullPointerException: .*"getTransferedTps" is null'),
         # The counters behind statsAll (VIEW_BROKER_STATS_DATA), right after the fixture sent and consumed
@@ -164,7 +203,7 @@ def steps(version: str) -> list[Step]:
                                 "2"), r"admin body", "numbers"),
         Step("deleteTopic", ("deleteTopic", "-n", ns, "-c", C, "-t", t2), r"success"),
         Step("deleteTopic", ("compat:wait-route", t2, "absent", "15000"), r"route absent"),
-    ]
+    ] + delay_steps
 
 
 # Commands of the issue that are not run, with the reason (printed as SKIP lines by the scenario).

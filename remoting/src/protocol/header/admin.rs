@@ -83,3 +83,11 @@ command_header! {
         stats_key: String => "statsKey",
     }
 }
+
+command_header! {
+    /// QUERY_CONSUME_TIME_SPAN (303).
+    pub struct QueryConsumeTimeSpanRequestHeader {
+        topic: String => "topic",
+        group: String => "group",
+    }
+}

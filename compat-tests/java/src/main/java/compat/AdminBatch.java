@@ -36,6 +36,10 @@ import org.apache.rocketmq.tools.command.MQAdminStartup;
  *   {@code viewBrokerStatsData} until its minute window sums at least MIN (the broker samples every 10 s),
  *   print that sum, or the error of the call</li>
  *   <li>{@code compat:sleep MILLIS}</li>
+ *   <li>{@code compat:time-span TOPIC GROUP}, {@code compat:time-span-at BROKER TOPIC GROUP},
+ *       {@code compat:system-topics BROKER}, {@code compat:sub-config BROKER GROUP},
+ *       {@code compat:send-delayed TOPIC LEVEL}, {@code compat:delay-offsets BROKER LEVEL TIMEOUT_MS}:
+ *       admin API requests no mqadmin command sends (see {@link AdminQueries})</li>
  * </ul>
  * Helpers use {@code --ns}. The output of command {@code i} (stdout and stderr interleaved) is written to
  * {@code --out DIR/i.out} once the command ends; a command still running after
@@ -171,6 +175,24 @@ final class AdminBatch {
                     out.println(line);
                     break;
                 }
+                case "compat:time-span":
+                    AdminQueries.timeSpan(admin, cmd[1], cmd[2], out);
+                    break;
+                case "compat:time-span-at":
+                    AdminQueries.timeSpanAt(admin, cmd[1], cmd[2], cmd[3], out);
+                    break;
+                case "compat:system-topics":
+                    AdminQueries.systemTopics(admin, cmd[1], out);
+                    break;
+                case "compat:sub-config":
+                    AdminQueries.subConfig(admin, cmd[1], cmd[2], out);
+                    break;
+                case "compat:send-delayed":
+                    AdminQueries.sendDelayed(ns, cmd[1], Integer.parseInt(cmd[2]), out);
+                    break;
+                case "compat:delay-offsets":
+                    AdminQueries.delayOffsets(admin, cmd[1], cmd[2], Long.parseLong(cmd[3]), out);
+                    break;
                 default:
                     out.println("unknown helper " + cmd[0]);
             }
