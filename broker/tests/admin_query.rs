@@ -18,7 +18,7 @@ const T: Duration = Duration::from_secs(5);
 fn request(code: i32, fields: &[(&str, &str)]) -> RemotingCommand {
     let mut ext = ExtFields::new();
     for &(k, v) in fields {
-        ext.insert(k, v);
+        ext.insert(k.to_string(), v);
     }
     RemotingCommand::request(code, ext)
 }

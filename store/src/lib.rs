@@ -41,7 +41,7 @@ pub use config::{BrokerRole, FlushDiskType, StoreConfig};
 pub use error::{Result, StoreError};
 pub use fs::{FileSystem, OsFileSystem};
 pub use message::{MessageExtBatch, MessageExtBrokerInner};
-pub use message_store::{DiskUsage, MessageStore, PutFuture};
+pub use message_store::{ConsumeQueuePage, DiskUsage, MessageStore, PutFuture};
 pub use recovery::RecoveryReport;
 pub use result::{
     AppendMessageResult, ArrivalInfo, ArrivalListener, GetMessageResult, GetMessageStatus,

@@ -3,7 +3,7 @@
 //! `shutdown` (also run on drop) stops them in order, flushes, writes the checkpoint and removes
 //! the abort file. Puts return a future that needs no runtime: it completes from a store thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, Ordering};
@@ -81,6 +81,32 @@ pub struct DiskUsage {
     pub consume_queue: Option<f64>,
     /// The index's file system.
     pub index: Option<f64>,
+}
+
+/// A slice of one ConsumeQueue (admin QUERY_CONSUME_QUEUE).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsumeQueuePage {
+    pub min_offset: i64,
+    pub max_offset: i64,
+    /// `(logical offset, CommitLog offset, size, tag code)` per unit.
+    pub units: Option<Vec<(i64, i64, i32, i64)>>,
+}
+
+/// Topics `cleanUnusedTopic` never removes: Java's `TopicValidator` system topics and LMQs.
+fn is_protected_topic(topic: &str) -> bool {
+    const SYSTEM: &[&str] = &[
+        "TBW102",
+        SCHEDULE_TOPIC,
+        "BenchmarkTest",
+        "RMQ_SYS_TRANS_HALF_TOPIC",
+        "RMQ_SYS_TRACE_TOPIC",
+        "RMQ_SYS_TRANS_OP_HALF_TOPIC",
+        "TRANS_CHECK_MAX_TIME_TOPIC",
+        "SELF_TEST_TOPIC",
+        "OFFSET_MOVED_EVENT",
+        "CHECKPOINT_TOPIC",
+    ];
+    SYSTEM.contains(&topic) || topic.starts_with("rmq_sys_") || topic.starts_with("%LMQ%")
 }
 
 /// The message store.
@@ -550,6 +576,47 @@ impl MessageStore {
             }
         }
         n
+    }
+
+    /// Admin CLEAN_UNUSED_TOPIC (Java `cleanUnusedTopic`): deletes the ConsumeQueues and queue
+    /// offsets of every topic that is not in `retain`, except system topics (`rmq_sys_*` and
+    /// Java's fixed set) and LMQ queues. Returns how many queues went.
+    pub fn clean_unused_topics(&self, retain: &HashSet<String>) -> usize {
+        let unused: Vec<String> = self
+            .topics()
+            .into_iter()
+            .filter(|t| !retain.contains(t) && !is_protected_topic(t))
+            .collect();
+        for t in &unused {
+            tracing::info!(topic = %t, "cleanUnusedTopic: topic not in the topic config, destroyed");
+        }
+        let refs: Vec<&str> = unused.iter().map(String::as_str).collect();
+        self.delete_topics(&refs)
+    }
+
+    /// Admin QUERY_CONSUME_QUEUE: `None` for a queue that does not exist; otherwise its bounds
+    /// and up to `count` units from logical offset `index` to the end of the file holding it
+    /// (`units` is `None` when `index` is not readable, as Java's `iterateFrom`).
+    pub fn consume_queue_page(
+        &self,
+        topic: &str,
+        queue_id: i32,
+        index: i64,
+        count: i64,
+    ) -> Option<ConsumeQueuePage> {
+        let cq = self.inner.cqs.find(topic, queue_id)?;
+        let units = cq.units_from(index).map(|buf| {
+            crate::consume_queue::unit::units(&buf)
+                .zip(index..)
+                .take_while(|(_, off)| off - index < count)
+                .map(|(u, off)| (off, u.phy_offset, u.size, u.tags_code))
+                .collect()
+        });
+        Some(ConsumeQueuePage {
+            min_offset: cq.min_offset_in_queue(),
+            max_offset: cq.max_offset_in_queue(),
+            units,
+        })
     }
 
     /// Looks up messages by key (`KEYS` word or `UNIQ_KEY`) stored within `[begin, end]` ms.

@@ -73,6 +73,16 @@ impl ProducerManager {
             .map(|c| c.channel.clone())
     }
 
+    /// Every group with its connections (Java `getProducerTable`).
+    pub fn table(&self) -> Vec<(String, Vec<ClientChannelInfo>)> {
+        self.groups
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(g, m)| (g.clone(), m.values().cloned().collect()))
+            .collect()
+    }
+
     pub fn channels(&self, group: &str) -> Vec<ClientChannelInfo> {
         self.groups
             .read()

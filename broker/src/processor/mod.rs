@@ -5,20 +5,25 @@
 mod acl_admin;
 mod admin;
 mod admin_client;
+mod admin_lists;
 mod admin_query;
 mod admin_stats;
 mod admin_store;
 mod client_manage;
+mod consume_queue_query;
 mod consumer_manage;
+mod consumer_status;
 mod end_transaction;
 mod lock;
 mod msg_context;
 mod offset_query;
+mod producer_info;
 mod pull;
 mod query;
 mod reply;
 mod send;
 mod send_back;
+mod topic_cleanup;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -157,6 +162,31 @@ pub fn processor_table(broker: Arc<Broker>, vip: bool) -> ProcessorTable {
     t.register(
         admin_client::CODES,
         handler(&broker, admin_client::process),
+        Some(1_000),
+    );
+    t.register(
+        consume_queue_query::CODES,
+        handler(&broker, consume_queue_query::process),
+        Some(1_000),
+    );
+    t.register(
+        producer_info::CODES,
+        handler(&broker, producer_info::process),
+        Some(1_000),
+    );
+    t.register(
+        admin_lists::CODES,
+        handler(&broker, admin_lists::process),
+        Some(1_000),
+    );
+    t.register(
+        topic_cleanup::CODES,
+        handler(&broker, topic_cleanup::process),
+        Some(100),
+    );
+    t.register(
+        consumer_status::CODES,
+        handler(&broker, consumer_status::process),
         Some(1_000),
     );
     t

@@ -23,6 +23,7 @@ on both sides. A command that cannot run in this set-up is listed with SKIP in `
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import re
 import threading
@@ -67,7 +68,7 @@ def names(version: str) -> dict[str, str]:
     v = version.replace(".", "_")
     return {"topic": f"adm_topic_{v}", "topic2": f"adm_topic2_{v}", "group": f"adm_cg_{v}",
             "group2": f"adm_cg2_{v}", "group3": f"adm_cg3_{v}", "pgroup": f"adm_pg_{v}",
-            "kvns": f"adm_kv_{v}"}
+            "kvns": f"adm_kv_{v}", "tlist": f"adm_tl_{v}", "glist": f"adm_gl_{v}"}
 
 
 def steps(version: str) -> list[Step]:
@@ -116,9 +117,27 @@ def steps(version: str) -> list[Step]:
         Step("getAllDelayOffset", ("compat:delay-offsets", br, "18", "15000"),
              r"code=0 remark=null\ndataVersion=present\noffsetTable=(.*,)?18:0$"),
     ]
-    return api_steps + system_steps + [
-        Step("clusterList", ("clusterList", "-n", ns), r"#Cluster Name", "numbers",
-             java_bug=r'NullPointerException: .*"getTransferedTps" is null'),
+    tl, gl = n["tlist"], n["glist"]
+    # updateTopicList / updateSubGroupList exist in the 5.x tools only; they read {topicListFile} /
+    # {groupListFile}, written by list_files().
+    lists = [
+        Step("updateTopicList", ("updateTopicList", "-n", ns, "-b", br, "-f", "{topicListFile}"), r"success"),
+        Step("updateTopicList", ("compat:wait-route", f"{tl}_a", "present", "15000"), r"route present"),
+        Step("updateTopicList", ("compat:wait-route", f"{tl}_b", "present", "15000"), r"route present"),
+        Step("updateTopicList", ("topicRoute", "-n", ns, "-t", f"{tl}_b"), r'"readQueueNums":1'),
+        Step("updateTopicList", ("deleteTopic", "-n", ns, "-c", C, "-t", f"{tl}_a"), r"success"),
+        Step("updateTopicList", ("deleteTopic", "-n", ns, "-c", C, "-t", f"{tl}_b"), r"success"),
+        Step("updateSubGroupList", ("updateSubGroupList", "-n", ns, "-c", C, "-f", "{groupListFile}"),
+             r"success"),
+        Step("updateSubGroupList", ("getConsumerConfig", "-n", ns, "-g", f"{gl}_a"), r"retryMaxTimes\s*=\s*5",
+             "sorted"),
+        Step("updateSubGroupList", ("getConsumerConfig", "-n", ns, "-g", f"{gl}_b"), f"{gl}_b", "sorted"),
+        Step("updateSubGroupList", ("deleteSubGroup", "-n", ns, "-c", C, "-g", f"{gl}_a"), r"success"),
+        Step("updateSubGroupList", ("deleteSubGroup", "-n", ns, "-c", C, "-g", f"{gl}_b"), r"success"),
+    ] if v5 else []
+    # getConsumerStatus is a tools class MQAdminStartup does not list: run through compat:command.
+    get_status = ("compat:command", "org.apache.rocketmq.tools.command.offset.GetConsumerStatusCommand")
+    stats_steps = [
         # The counters behind statsAll (VIEW_BROKER_STATS_DATA), right after the fixture sent and consumed
         # its 16 messages: once sampled (every 10 s) the minute window of either broker sums them; early in
         # the script because that window forgets after 60-70 s. statsAll's own TPS columns depend on when
@@ -129,6 +148,10 @@ def steps(version: str) -> list[Step]:
              r"minute sum=16$"),
         Step("statsAll", ("compat:stats-wait", br, "TOPIC_PUT_NUMS", f"{t}_none", "0", "1000"),
              r"refused: code=1 remark=The stats <TOPIC_PUT_NUMS> <\S+> not exist"),
+    ]
+    return stats_steps + api_steps + system_steps + lists + [
+        Step("clusterList", ("clusterList", "-n", ns), r"#Cluster Name", "numbers",
+             java_bug=r'NullPointerException: .*"getTransferedTps" is null'),
         Step("updateTopic", ("updateTopic", "-n", ns, "-c", C, "-t", t2, "-r", "2", "-w", "2"), r"success"),
         Step("updateTopic", ("compat:wait-route", t2, "present", "15000"), r"route present"),
         Step("topicList", ("topicList", "-n", ns), rf"(?m)^{t2}$", "sorted"),
@@ -151,6 +174,22 @@ def steps(version: str) -> list[Step]:
         Step("consumerConnection", ("consumerConnection", "-n", ns, "-g", g), r"#ClientId", "sorted-numbers"),
         Step("producerConnection", ("producerConnection", "-n", ns, "-g", pg, "-t", t), r"(?i)producer",
              "numbers"),
+        # CommitLog offsets and sizes depend on each broker's history: numbers are masked.
+        Step("queryCq", ("queryCq", "-n", ns, "-t", t, "-q", "1", "-i", "0", "-b", br), r"max: 4, min: 0",
+             "numbers"),
+        Step("queryCq", ("queryCq", "-n", ns, "-t", t, "-q", "2", "-i", "1", "-c", "2", "-g", g, "-b", br),
+             r'(?s)Subscription data.*"subString":"\*".*Filter data: \nnull.*idx: 2', "numbers"),
+        Step("queryCq", ("queryCq", "-n", ns, "-t", t, "-q", "1", "-i", "0", "-g", f"{g}_offline", "-b", br),
+             r"is not online!", "numbers"),
+        Step("queryCq", ("queryCq", "-n", ns, "-t", t, "-q", "99", "-i", "0", "-b", br), r"99@\S+ is not exist!",
+             "numbers"),
+        # Rows of other producer groups (the tools' own CLIENT_INNER_PRODUCER instances come and go
+        # with each command's heartbeats) are left out.
+        Step("producer", ("producer", "-n", ns, "-b", br), rf"producer group \({pg}\)", "sorted-numbers",
+             drop=rf"^producer group \((?!{pg}\))"),
+        Step("getConsumerStatus", get_status + ("-n", ns, "-g", g, "-t", t), r"#clientId", "sorted"),
+        Step("getConsumerStatus", get_status + ("-n", ns, "-g", g, "-t", t, "-i", "{clientId}"), r"#clientId",
+             "sorted"),
         Step("brokerStatus", ("brokerStatus", "-n", ns, "-b", br), r"brokerVersion", "keys",
              ours_extra=r"^(brokerVersion|getTransferedTps|remainHowManyDataToCommit)$"),
         # Rows of the other tools version's groups (state left by the earlier script) are left out:
@@ -193,6 +232,10 @@ def steps(version: str) -> list[Step]:
         Step("wipeWritePerm", ("wipeWritePerm", "-n", ns, "-b", B), r"OK, \d+"),
         Step("addWritePerm", ("addWritePerm", "-n", ns, "-b", B), r"OK, \d+"),
         Step("cleanExpiredCQ", ("cleanExpiredCQ", "-n", ns, "-b", br), r"(?i)success"),
+        Step("cleanUnusedTopic", ("cleanUnusedTopic", "-n", ns, "-b", br), r"success"),
+        Step("cleanUnusedTopic", ("cleanUnusedTopic", "-n", ns, "-c", C), r"success"),
+        # The topics of the configuration keep their queues.
+        Step("cleanUnusedTopic", ("topicStatus", "-n", ns, "-t", t), r"#Broker Name"),
         Step("deleteExpiredCommitLog", ("deleteExpiredCommitLog", "-n", ns, "-b", br), r"(?i)success"),
         Step("allocateMQ", ("allocateMQ", "-n", ns, "-t", t, "-i", "10.0.0.1@1,10.0.0.2@2"), r"10\.0\.0\.1"),
         Step("checkMsgSendRT", ("checkMsgSendRT", "-n", ns, "-t", t, "-a", "3", "-s", "16"), r"(?i)rt",
@@ -266,12 +309,29 @@ class BatchResult:
     problem: str
 
 
+def list_files(version: str, where: Path) -> dict[str, str]:
+    """The JSON files of updateTopicList / updateSubGroupList (TopicConfig / SubscriptionGroupConfig
+    lists, as the tools read them); returns their placeholders."""
+    n = names(version)
+    topics = [{"topicName": f"{n['tlist']}_a", "readQueueNums": 2, "writeQueueNums": 2, "perm": 6},
+              {"topicName": f"{n['tlist']}_b", "readQueueNums": 1, "writeQueueNums": 1, "perm": 6}]
+    groups = [{"groupName": f"{n['glist']}_a", "retryMaxTimes": 5, "consumeBroadcastEnable": False},
+              {"groupName": f"{n['glist']}_b"}]
+    out = {}
+    for key, data in (("topicListFile", topics), ("groupListFile", groups)):
+        p = where / f"{key}.json"
+        p.write_text(json.dumps(data), encoding="utf-8")
+        out[key] = str(p)
+    return out
+
+
 def _run(ctx, version: str, key: str, cluster) -> BatchResult:
     st = steps(version)
     fixture = Fixture(ctx, version, key, cluster)
     try:
         values = fixture.wait_ready()
         values.update({"ns": cluster.namesrv.addr, "broker": cluster.broker.addr})
+        values.update(list_files(version, fixture.dir))
         script = fixture.dir / "script.txt"
         out_dir = fixture.dir / "out"
         with open(script, "w", encoding="utf-8") as f:

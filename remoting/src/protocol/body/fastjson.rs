@@ -1,6 +1,8 @@
 //! Reading what fastjson writes: maps with non-string keys come out as bare numbers
 //! (`{0:"a",1:"b"}`), which standard JSON parsers refuse. `quote_bare_keys` rewrites such keys
 //! as strings (outside string literals only) so serde can read Java-written files and bodies.
+//! Maps keyed by an object (a `MessageQueue`) come out as `{{"topic":..}:5}`;
+//! `quote_object_keys` turns each such key into a string holding the key's JSON text.
 
 use std::borrow::Cow;
 
@@ -75,6 +77,95 @@ pub fn quote_bare_keys(json: &[u8]) -> Cow<'_, [u8]> {
     }
 }
 
+/// Returns `json` with every object-valued key (`{{"a":1}:2}`) replaced by a string holding the
+/// key's JSON text (`{"{\"a\":1}":2}`); `None` if a key object is not closed.
+pub fn quote_object_keys(json: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(json.len() + 64);
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut expect_key = false;
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            out.push(b);
+            i += 1;
+            continue;
+        }
+        match b {
+            b'{' if expect_key => {
+                let end = object_end(json, i)?;
+                let text = std::str::from_utf8(&json[i..end]).ok()?;
+                out.extend_from_slice(serde_json::to_string(text).ok()?.as_bytes());
+                expect_key = false;
+                i = end;
+                continue;
+            }
+            b'"' => {
+                in_string = true;
+                expect_key = false;
+            }
+            b'{' => {
+                stack.push(b'{');
+                expect_key = true;
+            }
+            b'[' => {
+                stack.push(b'[');
+                expect_key = false;
+            }
+            b'}' | b']' => {
+                stack.pop();
+                expect_key = false;
+            }
+            b',' => expect_key = stack.last() == Some(&b'{'),
+            b' ' | b'\n' | b'\r' | b'\t' => {}
+            _ => expect_key = false,
+        }
+        out.push(b);
+        i += 1;
+    }
+    Some(out)
+}
+
+/// Index just past the object starting at `start` (strings respected); `None` if unclosed.
+fn object_end(json: &[u8], start: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    for (i, &b) in json.iter().enumerate().skip(start) {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.checked_sub(1)?;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +180,21 @@ mod tests {
         );
         let ok = br#"{"a":{"0":1}}"#;
         assert!(matches!(quote_bare_keys(ok), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn quotes_object_keys() {
+        let src =
+            br#"{"t":{{"brokerName":"b","queueId":0,"topic":"T}"}:4, {"queueId":1}:5},"s":"{x"}"#;
+        let fixed = quote_object_keys(src).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&fixed).unwrap();
+        assert_eq!(
+            v["t"][r#"{"brokerName":"b","queueId":0,"topic":"T}"}"#],
+            serde_json::json!(4)
+        );
+        assert_eq!(v["t"][r#"{"queueId":1}"#], serde_json::json!(5));
+        assert_eq!(v["s"], serde_json::json!("{x"));
+        assert!(quote_object_keys(br#"{"t":{{"a":1"#).is_none());
+        assert_eq!(quote_object_keys(b"{}").unwrap(), b"{}");
     }
 }

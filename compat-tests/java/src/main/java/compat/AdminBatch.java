@@ -17,6 +17,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import org.apache.rocketmq.tools.admin.DefaultMQAdminExt;
 import org.apache.rocketmq.tools.command.MQAdminStartup;
+import org.apache.rocketmq.tools.command.SubCommand;
 
 /**
  * Runs a script of mqadmin commands in one JVM and saves what each one printed.
@@ -40,6 +41,9 @@ import org.apache.rocketmq.tools.command.MQAdminStartup;
  *       {@code compat:system-topics BROKER}, {@code compat:sub-config BROKER GROUP},
  *       {@code compat:send-delayed TOPIC LEVEL}, {@code compat:delay-offsets BROKER LEVEL TIMEOUT_MS}:
  *       admin API requests no mqadmin command sends (see {@link AdminQueries})</li>
+ *   <li>{@code compat:command CLASS ARGS...}: run the tools' sub-command class {@code CLASS} that
+ *   {@code MQAdminStartup} does not list (e.g. {@code GetConsumerStatusCommand}) through
+ *   {@code main0}, after adding it to the command table</li>
  * </ul>
  * Helpers use {@code --ns}. The output of command {@code i} (stdout and stderr interleaved) is written to
  * {@code --out DIR/i.out} once the command ends; a command still running after
@@ -81,7 +85,13 @@ final class AdminBatch {
             String text;
             long started = System.nanoTime();
             Future<?> f = pool.submit(() -> {
-                if (cmd[0].startsWith("compat:")) {
+                if (cmd[0].equals("compat:command")) {
+                    SubCommand sub = (SubCommand) Class.forName(cmd[1]).getDeclaredConstructor().newInstance();
+                    MQAdminStartup.initCommand(sub);
+                    String[] args = java.util.Arrays.copyOfRange(cmd, 1, cmd.length);
+                    args[0] = sub.commandName();
+                    MQAdminStartup.main0(args, null);
+                } else if (cmd[0].startsWith("compat:")) {
                     helper(cmd, ns, capture);
                 } else {
                     MQAdminStartup.main0(cmd, null);
