@@ -166,7 +166,7 @@ def steps(version: str) -> list[Step]:
         # The group's empty retry queue gets a committed offset (0) only once the client's first pull
         # of it comes back, which a broker holds for its 15 s long poll: present or not by timing.
         Step("consumerProgress", ("consumerProgress", "-n", ns, "-g", g), r"#Topic", "numbers",
-             drop=r"^%RETRY%\S+ \S+ \d+ \d+ \d+ \d+ N/A$"),
+             drop=r"^%RETRY%\S+ \S+ \d+ \d+ \d+ \d+( \d+)? N/A$"),
         Step("consumerStatus", ("consumerStatus", "-n", ns, "-g", g), r"(?i)consum", "numbers"),
         # The client's own tables list the retry queue once its first (long-polled) pull came back.
         Step("consumerStatus", ("consumerStatus", "-n", ns, "-g", g, "-i", "{clientId}"), r"(?i)subscri",
