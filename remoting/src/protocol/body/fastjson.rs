@@ -6,66 +6,85 @@
 
 use std::borrow::Cow;
 
-/// Returns `json` with bare numeric object keys quoted; borrows when there is nothing to fix.
-pub fn quote_bare_keys(json: &[u8]) -> Cow<'_, [u8]> {
-    let mut out: Option<Vec<u8>> = None;
-    let mut in_string = false;
-    let mut escaped = false;
-    // Whether the next non-blank token is in key position (after `{` or `,` inside an object).
-    let mut expect_key = false;
-    let mut stack: Vec<u8> = Vec::new();
-    let mut i = 0;
-    while i < json.len() {
-        let b = json[i];
-        if in_string {
-            if escaped {
-                escaped = false;
+/// Where the scan of a JSON text stands: inside a string literal or not, and whether the next
+/// token outside strings is an object key (after `{` or `,` inside an object).
+#[derive(Default)]
+struct Scanner {
+    in_string: bool,
+    escaped: bool,
+    expect_key: bool,
+    stack: Vec<u8>,
+}
+
+impl Scanner {
+    /// Whether the byte about to be read starts a token in key position.
+    fn at_key(&self) -> bool {
+        !self.in_string && self.expect_key
+    }
+
+    /// Takes byte `b` into the state.
+    fn advance(&mut self, b: u8) {
+        if self.in_string {
+            if self.escaped {
+                self.escaped = false;
             } else if b == b'\\' {
-                escaped = true;
+                self.escaped = true;
             } else if b == b'"' {
-                in_string = false;
+                self.in_string = false;
             }
-            if let Some(o) = out.as_mut() {
-                o.push(b)
-            }
-            i += 1;
-            continue;
+            return;
         }
         match b {
             b'"' => {
-                in_string = true;
-                expect_key = false;
+                self.in_string = true;
+                self.expect_key = false;
             }
             b'{' => {
-                stack.push(b'{');
-                expect_key = true;
+                self.stack.push(b'{');
+                self.expect_key = true;
             }
             b'[' => {
-                stack.push(b'[');
-                expect_key = false;
+                self.stack.push(b'[');
+                self.expect_key = false;
             }
             b'}' | b']' => {
-                stack.pop();
-                expect_key = false;
+                self.stack.pop();
+                self.expect_key = false;
             }
-            b',' => expect_key = stack.last() == Some(&b'{'),
+            b',' => self.expect_key = self.stack.last() == Some(&b'{'),
             b' ' | b'\n' | b'\r' | b'\t' => {}
-            b'-' | b'0'..=b'9' if expect_key => {
-                let start = i;
-                let mut end = i + 1;
-                while end < json.len() && json[end].is_ascii_digit() {
-                    end += 1;
-                }
-                let o = out.get_or_insert_with(|| json[..start].to_vec());
-                o.push(b'"');
-                o.extend_from_slice(&json[start..end]);
-                o.push(b'"');
-                expect_key = false;
-                i = end;
-                continue;
-            }
-            _ => expect_key = false,
+            _ => self.expect_key = false,
         }
+    }
+
+    /// A key was rewritten by the caller: its value follows.
+    fn key_done(&mut self) {
+        self.expect_key = false;
+    }
+}
+
+/// Returns `json` with bare numeric object keys quoted; borrows when there is nothing to fix.
+pub fn quote_bare_keys(json: &[u8]) -> Cow<'_, [u8]> {
+    let mut out: Option<Vec<u8>> = None;
+    let mut scan = Scanner::default();
+    let mut i = 0;
+    while i < json.len() {
+        let b = json[i];
+        if scan.at_key() && matches!(b, b'-' | b'0'..=b'9') {
+            let start = i;
+            let mut end = i + 1;
+            while end < json.len() && json[end].is_ascii_digit() {
+                end += 1;
+            }
+            let o = out.get_or_insert_with(|| json[..start].to_vec());
+            o.push(b'"');
+            o.extend_from_slice(&json[start..end]);
+            o.push(b'"');
+            scan.key_done();
+            i = end;
+            continue;
+        }
+        scan.advance(b);
         if let Some(o) = out.as_mut() {
             o.push(b)
         }
@@ -81,54 +100,19 @@ pub fn quote_bare_keys(json: &[u8]) -> Cow<'_, [u8]> {
 /// key's JSON text (`{"{\"a\":1}":2}`); `None` if a key object is not closed.
 pub fn quote_object_keys(json: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::with_capacity(json.len() + 64);
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut expect_key = false;
-    let mut stack: Vec<u8> = Vec::new();
+    let mut scan = Scanner::default();
     let mut i = 0;
     while i < json.len() {
         let b = json[i];
-        if in_string {
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-            }
-            out.push(b);
-            i += 1;
+        if scan.at_key() && b == b'{' {
+            let end = object_end(json, i)?;
+            let text = std::str::from_utf8(&json[i..end]).ok()?;
+            out.extend_from_slice(serde_json::to_string(text).ok()?.as_bytes());
+            scan.key_done();
+            i = end;
             continue;
         }
-        match b {
-            b'{' if expect_key => {
-                let end = object_end(json, i)?;
-                let text = std::str::from_utf8(&json[i..end]).ok()?;
-                out.extend_from_slice(serde_json::to_string(text).ok()?.as_bytes());
-                expect_key = false;
-                i = end;
-                continue;
-            }
-            b'"' => {
-                in_string = true;
-                expect_key = false;
-            }
-            b'{' => {
-                stack.push(b'{');
-                expect_key = true;
-            }
-            b'[' => {
-                stack.push(b'[');
-                expect_key = false;
-            }
-            b'}' | b']' => {
-                stack.pop();
-                expect_key = false;
-            }
-            b',' => expect_key = stack.last() == Some(&b'{'),
-            b' ' | b'\n' | b'\r' | b'\t' => {}
-            _ => expect_key = false,
-        }
+        scan.advance(b);
         out.push(b);
         i += 1;
     }
