@@ -33,6 +33,7 @@ pub mod stats_windows;
 pub mod store_stats;
 pub mod subscription_group;
 pub mod timer;
+pub mod topic_attributes;
 pub mod topic_config;
 pub mod transaction;
 

@@ -50,6 +50,16 @@ pub async fn process(
             tc.topic_filter_type = h.topic_filter_type.clone();
             tc.topic_sys_flag = h.topic_sys_flag.unwrap_or(0);
             tc.order = h.order.unwrap_or(false);
+            let modification =
+                crate::topic_attributes::parse(h.attributes.as_deref().unwrap_or(""))
+                    .map_err(|e| BrokerError::refused(response_code::SYSTEM_ERROR, e))?;
+            crate::topic_attributes::resolve(
+                &mut tc,
+                broker.topics.select(&h.topic).as_ref(),
+                &modification,
+                mixed_message_type_allowed(&broker),
+            )
+            .map_err(|(code, remark)| BrokerError::refused(code, remark))?;
             tracing::info!(topic = %h.topic, peer = %channel.peer_addr(), "updateAndCreateTopic");
             if broker.topics.update(tc) {
                 let limit = std::time::Duration::from_millis(
@@ -227,4 +237,12 @@ fn refuse_system_topic(broker: &Broker, topic: &str) -> BrokerResult<()> {
         ));
     }
     Ok(())
+}
+
+/// `enableMixedMessageType` (Java BrokerConfig, default false): whether a topic may be MIXED.
+pub(crate) fn mixed_message_type_allowed(broker: &Broker) -> bool {
+    let c = broker.config.read().unwrap_or_else(|p| p.into_inner());
+    c.props
+        .get("enableMixedMessageType")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }

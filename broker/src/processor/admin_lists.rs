@@ -146,8 +146,19 @@ pub async fn process(
         .map(|t| t.topic_name.as_str())
         .collect();
     tracing::info!(topics = ?names, peer = %channel.peer_addr(), "updateAndCreateTopicList");
+    let allow_mixed = super::admin::mixed_message_type_allowed(&broker);
+    let mut resolved = Vec::with_capacity(list.topic_config_list.len());
+    for mut tc in list.topic_config_list {
+        // The body carries the modification in the attributes map (`+key` / `-key`).
+        let modification: Vec<(String, String)> =
+            std::mem::take(&mut tc.attributes).into_iter().collect();
+        let existing = broker.topics.select(&tc.topic_name);
+        crate::topic_attributes::resolve(&mut tc, existing.as_ref(), &modification, allow_mixed)
+            .map_err(|(code, remark)| BrokerError::refused(code, remark))?;
+        resolved.push(tc);
+    }
     let mut changed = false;
-    for tc in list.topic_config_list {
+    for tc in resolved {
         changed |= broker.topics.update(tc);
     }
     if changed {

@@ -137,6 +137,23 @@ def steps(version: str) -> list[Step]:
     ] if v5 else []
     # getConsumerStatus is a tools class MQAdminStartup does not list: run through compat:command.
     get_status = ("compat:command", "org.apache.rocketmq.tools.command.offset.GetConsumerStatusCommand")
+    # Topic attributes (5.x tools: updateTopic -a): stored, updated, deleted, and refused with Java's
+    # remarks; the second delete proves the first one was stored.
+    ta = f"adm_attr_{v_tag}"
+    upd = ("updateTopic", "-n", ns, "-b", br, "-t", ta, "-a")
+    attr_steps = [
+        Step("updateTopicAttributes", upd + ("+message.type=FIFO",), r"success"),
+        Step("updateTopicAttributes", upd + ("+queue.type=BatchCQ",),
+             r"attempt to update an unchangeable attribute\. key: queue\.type"),
+        Step("updateTopicAttributes", upd + ("+message.type=MIXED",), r"MIXED message type is not supported"),
+        Step("updateTopicAttributes", upd + ("+foo.bar=1",), r"unsupported key: foo\.bar"),
+        Step("updateTopicAttributes", upd + ("+message.type=bogus",), r"value is not in set: \[UNSPECIFIED, "),
+        Step("updateTopicAttributes", upd + ("+message.type=NORMAL",), r"success"),
+        Step("updateTopicAttributes", upd + ("-message.type",), r"success"),
+        Step("updateTopicAttributes", upd + ("-message.type",),
+             r"attempt to delete a nonexistent key: message\.type"),
+        Step("updateTopicAttributes", ("deleteTopic", "-n", ns, "-c", C, "-t", ta), r"success"),
+    ] if v5 else []
     stats_steps = [
         # The counters behind statsAll (VIEW_BROKER_STATS_DATA), right after the fixture sent and consumed
         # its 16 messages: once sampled (every 10 s) the minute window of either broker sums them; early in
@@ -149,7 +166,7 @@ def steps(version: str) -> list[Step]:
         Step("statsAll", ("compat:stats-wait", br, "TOPIC_PUT_NUMS", f"{t}_none", "0", "1000"),
              r"refused: code=1 remark=The stats <TOPIC_PUT_NUMS> <\S+> not exist"),
     ]
-    return stats_steps + api_steps + system_steps + lists + [
+    return stats_steps + api_steps + system_steps + lists + attr_steps + [
         Step("clusterList", ("clusterList", "-n", ns), r"#Cluster Name", "numbers",
              java_bug=r'NullPointerException: .*"getTransferedTps" is null'),
         Step("updateTopic", ("updateTopic", "-n", ns, "-c", C, "-t", t2, "-r", "2", "-w", "2"), r"success"),
