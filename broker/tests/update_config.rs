@@ -1,6 +1,7 @@
 //! UPDATE_BROKER_CONFIG (mqadmin updateBrokerConfig) takes effect at once for the keys the Java
-//! broker reads on every use: autoCreateTopicEnable stops topic creation on send; an update with
-//! a value that does not parse is refused naming the key and changes nothing.
+//! broker reads on every use: autoCreateTopicEnable stops topic creation on send, a lower
+//! maxMessageSize refuses larger sends; an update with a value that does not parse is refused
+//! naming the key and changes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -14,105 +15,91 @@ use remoting::{request_code, response_code, RemotingCommand};
 
 const T: Duration = Duration::from_secs(5);
 
-async fn start_broker(
-    root: &std::path::Path,
-    port: u16,
-    extra: &[(&str, &str)],
-) -> broker::BrokerHandle {
-    common::start_broker("broker-b", root, port, extra).await
+/// A broker of its own and a client to it.
+struct Peer {
+    broker: broker::BrokerHandle,
+    client: RemotingClient,
+    addr: String,
+    _dir: tempfile::TempDir,
 }
 
-fn update_config(body: &str) -> RemotingCommand {
+impl Peer {
+    async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let broker = common::start_broker("broker-b", dir.path(), port, &[]).await;
+        Peer {
+            broker,
+            client: RemotingClient::new(Default::default()),
+            addr: format!("127.0.0.1:{port}"),
+            _dir: dir,
+        }
+    }
+
+    /// Sends `cmd` and checks the answer's code; returns the answer.
+    async fn expect(&self, cmd: RemotingCommand, code: i32) -> RemotingCommand {
+        let r = self.client.invoke(&self.addr, cmd, T).await.unwrap();
+        assert_eq!(r.code, code, "{:?}", r.remark);
+        r
+    }
+
+    /// An update that must be refused with SYSTEM_ERROR naming `key`.
+    async fn refused_naming(&self, body: &str, key: &str) {
+        let r = self.expect(update(body), response_code::SYSTEM_ERROR).await;
+        assert!(
+            r.remark.as_deref().unwrap_or("").contains(key),
+            "{:?}",
+            r.remark
+        );
+    }
+
+    async fn config(&self) -> String {
+        let get = RemotingCommand::request(request_code::GET_BROKER_CONFIG, ExtFields::new());
+        let r = self.expect(get, response_code::SUCCESS).await;
+        String::from_utf8_lossy(&r.body.to_bytes()).into_owned()
+    }
+}
+
+fn update(body: &str) -> RemotingCommand {
     RemotingCommand::request(request_code::UPDATE_BROKER_CONFIG, ExtFields::new())
         .with_body(body.as_bytes().to_vec())
 }
 
-async fn broker_config(c: &RemotingClient, addr: &str) -> String {
-    let r = c
-        .invoke(
-            addr,
-            RemotingCommand::request(request_code::GET_BROKER_CONFIG, ExtFields::new()),
-            T,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS);
-    String::from_utf8_lossy(&r.body.to_bytes()).into_owned()
+fn send_to(topic: &str, body: &str) -> RemotingCommand {
+    send(topic, &props(&[]), body)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_broker_config_applies_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let b = start_broker(dir.path(), port, &[]).await;
-    let addr = format!("127.0.0.1:{port}");
-    let c = RemotingClient::new(Default::default());
+    let p = Peer::start().await;
+    let ok = response_code::SUCCESS;
+    p.expect(send_to("auto_before", "x"), ok).await;
 
-    let r = c
-        .invoke(&addr, send("auto_before", &props(&[]), "x"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-
-    let r = c
-        .invoke(&addr, update_config("autoCreateTopicEnable=false\n"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    let r = c
-        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::TOPIC_NOT_EXIST, "{:?}", r.remark);
+    p.expect(update("autoCreateTopicEnable=false\n"), ok).await;
+    p.expect(send_to("auto_after", "x"), response_code::TOPIC_NOT_EXIST)
+        .await;
     // Existing topics are still writable.
-    let r = c
-        .invoke(&addr, send("auto_before", &props(&[]), "y"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    p.expect(send_to("auto_before", "y"), ok).await;
 
     // A value that does not parse: refused naming the key, nothing changed.
-    let r = c
-        .invoke(
-            &addr,
-            update_config("autoCreateTopicEnable=true\nmaxTransferCountOnMessageInMemory=lots\n"),
-            T,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SYSTEM_ERROR);
-    assert!(
-        r.remark
-            .as_deref()
-            .unwrap_or("")
-            .contains("maxTransferCountOnMessageInMemory"),
-        "{:?}",
-        r.remark
-    );
-    let cfg = broker_config(&c, &addr).await;
+    p.refused_naming(
+        "autoCreateTopicEnable=true\nmaxTransferCountOnMessageInMemory=lots\n",
+        "maxTransferCountOnMessageInMemory",
+    )
+    .await;
+    let cfg = p.config().await;
     assert!(cfg.contains("autoCreateTopicEnable=false"), "{cfg}");
     assert!(
         cfg.contains("maxTransferCountOnMessageInMemory=32"),
         "{cfg}"
     );
-    let r = c
-        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::TOPIC_NOT_EXIST, "{:?}", r.remark);
+    p.expect(send_to("auto_after", "x"), response_code::TOPIC_NOT_EXIST)
+        .await;
 
     // Back on: creation on send works again without a restart.
-    let r = c
-        .invoke(&addr, update_config("autoCreateTopicEnable=true\n"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    let r = c
-        .invoke(&addr, send("auto_after", &props(&[]), "x"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    b.shutdown().await;
+    p.expect(update("autoCreateTopicEnable=true\n"), ok).await;
+    p.expect(send_to("auto_after", "x"), ok).await;
+    p.broker.shutdown().await;
 }
 
 /// The store keys Java reads on every use apply at once too: a lower maxMessageSize refuses the
@@ -120,77 +107,30 @@ async fn update_broker_config_applies_at_once() {
 /// refused naming its key and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn update_broker_config_applies_store_keys_at_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let b = start_broker(dir.path(), port, &[]).await;
-    let addr = format!("127.0.0.1:{port}");
-    let c = RemotingClient::new(Default::default());
+    let p = Peer::start().await;
+    let ok = response_code::SUCCESS;
+    let illegal = response_code::MESSAGE_ILLEGAL;
     let body = "b".repeat(2048);
+    p.expect(send_to("size_cap", &body), ok).await;
 
-    let r = c
-        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-
-    let r = c
-        .invoke(&addr, update_config("maxMessageSize=1024\n"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    let r = c
-        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::MESSAGE_ILLEGAL, "{:?}", r.remark);
+    p.expect(update("maxMessageSize=1024\n"), ok).await;
+    let r = p.expect(send_to("size_cap", &body), illegal).await;
     assert!(
         r.remark.as_deref().unwrap_or("").contains("1024B"),
         "{:?}",
         r.remark
     );
-    let r = c
-        .invoke(&addr, send("size_cap", &props(&[]), "small"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
+    p.expect(send_to("size_cap", "small"), ok).await;
 
-    let r = c
-        .invoke(
-            &addr,
-            update_config("maxMessageSize=4194304\nflushIntervalCommitLog=often\n"),
-            T,
-        )
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SYSTEM_ERROR);
-    assert!(
-        r.remark
-            .as_deref()
-            .unwrap_or("")
-            .contains("flushIntervalCommitLog"),
-        "{:?}",
-        r.remark
-    );
-    let r = c
-        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
-        .await
-        .unwrap();
-    assert_eq!(
-        r.code,
-        response_code::MESSAGE_ILLEGAL,
-        "the refused update changed nothing: {:?}",
-        r.remark
-    );
+    p.refused_naming(
+        "maxMessageSize=4194304\nflushIntervalCommitLog=often\n",
+        "flushIntervalCommitLog",
+    )
+    .await;
+    // The refused update changed nothing.
+    p.expect(send_to("size_cap", &body), illegal).await;
 
-    let r = c
-        .invoke(&addr, update_config("maxMessageSize=4194304\n"), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    let r = c
-        .invoke(&addr, send("size_cap", &props(&[]), &body), T)
-        .await
-        .unwrap();
-    assert_eq!(r.code, response_code::SUCCESS, "{:?}", r.remark);
-    b.shutdown().await;
+    p.expect(update("maxMessageSize=4194304\n"), ok).await;
+    p.expect(send_to("size_cap", &body), ok).await;
+    p.broker.shutdown().await;
 }
