@@ -27,6 +27,20 @@ pub(super) fn with_region_and_trace(properties: String, s: &BrokerSettings) -> S
     out
 }
 
+/// What a single send stores: `properties` with MSG_REGION, TRACE_ON (as `with_region_and_trace`)
+/// and CLUSTER (when missing) in the order of Java's HashMap, built in one pass.
+pub(super) fn java_properties(properties: &str, s: &BrokerSettings) -> String {
+    let trace_on = if s.trace_on { "true" } else { "false" };
+    props::java_hash_map_order_with(
+        properties,
+        &[
+            (keys::MSG_REGION, s.region_id.as_str()),
+            (keys::TRACE_ON, trace_on),
+        ],
+        &[(keys::CLUSTER, s.cluster_name.as_str())],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

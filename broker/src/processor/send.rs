@@ -75,17 +75,13 @@ pub async fn process(
         sys_flag |= store::message::sys_flag::MULTI_TAGS;
     }
     let s = &broker.settings;
-    // As Java's send context (AbstractSendMessageProcessor.buildMsgContext): every single message is
-    // stored with the broker's region and trace switch (mqadmin's queryMsg*/printMsg show them).
     if req.code != rc::SEND_BATCH_MESSAGE {
-        properties = super::msg_context::with_region_and_trace(properties, s);
-    }
-    if props::get_property(&properties, keys::CLUSTER).is_none() {
+        // As Java's send context (AbstractSendMessageProcessor.buildMsgContext): every single
+        // message is stored with the broker's region and trace switch (mqadmin's queryMsg*/printMsg
+        // show them) and its cluster, re-encoded from a HashMap: same stored bytes, same order.
+        properties = super::msg_context::java_properties(&properties, s);
+    } else if props::get_property(&properties, keys::CLUSTER).is_none() {
         props::append_property(&mut properties, keys::CLUSTER, &s.cluster_name);
-    }
-    if req.code != rc::SEND_BATCH_MESSAGE {
-        // Java re-encodes the properties from a HashMap: same stored bytes, same printed order.
-        properties = props::java_hash_map_order(&properties);
     }
     let born_host = channel.peer_addr();
     let store_host = s.store_host();

@@ -114,9 +114,41 @@ pub fn java_hash_map_order(props: &str) -> String {
     hash_map_order(props, 128)
 }
 
+/// `java_hash_map_order` of `props` after what the broker's send context does to it, in one pass
+/// and one new string: each `replace` pair is set (kept in place when it is there exactly once
+/// with that value, else every occurrence removed and the pair appended, as `set_property`), then
+/// each `add_if_absent` pair appended when its key is missing.
+pub fn java_hash_map_order_with(
+    props: &str,
+    replace: &[(&str, &str)],
+    add_if_absent: &[(&str, &str)],
+) -> String {
+    let mut raw: Vec<(&str, &str)> = PropertiesIter::new(props).collect();
+    for &(key, value) in replace {
+        let mut found = raw.iter().filter(|(k, _)| *k == key);
+        let keep = matches!((found.next(), found.next()), (Some((_, v)), None) if *v == value);
+        if !keep {
+            raw.retain(|(k, _)| *k != key);
+            raw.push((key, value));
+        }
+    }
+    for &(key, value) in add_if_absent {
+        if !raw.iter().any(|(k, _)| *k == key) {
+            raw.push((key, value));
+        }
+    }
+    order_pairs(raw, 128)
+}
+
 fn hash_map_order(props: &str, initial_capacity: usize) -> String {
-    let mut pairs: Vec<(&str, &str)> = Vec::new();
-    for (k, v) in PropertiesIter::new(props) {
+    order_pairs(PropertiesIter::new(props).collect(), initial_capacity)
+}
+
+/// Deduplicates `raw` (first position, last value) and orders it as a Java HashMap of
+/// `initial_capacity` iterates.
+fn order_pairs<'a>(raw: Vec<(&'a str, &'a str)>, initial_capacity: usize) -> String {
+    let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(raw.len());
+    for (k, v) in raw {
         match pairs.iter_mut().find(|(known, _)| *known == k) {
             Some(slot) => slot.1 = v,
             None => pairs.push((k, v)),
@@ -132,7 +164,12 @@ fn hash_map_order(props: &str, initial_capacity: usize) -> String {
     };
     // sort_by_key is stable: insertion order within a bucket.
     pairs.sort_by_key(|(k, _)| bucket(k));
-    encode_properties(pairs)
+    let len = pairs.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+    let mut out = String::with_capacity(len);
+    for (k, v) in pairs {
+        append_property(&mut out, k, v);
+    }
+    out
 }
 
 /// Parses a properties string into a map.
@@ -182,6 +219,38 @@ pub fn set_property(props: &str, key: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The one-pass form equals the step-by-step one (set, set, append if absent, order) on
+    /// strings with the keys absent, present once with the same or another value, or repeated.
+    #[test]
+    fn one_pass_send_context_equals_the_steps() {
+        let cases = [
+            "TAGS\u{1}T\u{2}KEYS\u{1}k\u{2}",
+            "TAGS\u{1}T\u{2}MSG_REGION\u{1}DefaultRegion\u{2}TRACE_ON\u{1}true\u{2}",
+            "MSG_REGION\u{1}Other\u{2}TAGS\u{1}T\u{2}CLUSTER\u{1}c0\u{2}",
+            "TRACE_ON\u{1}true\u{2}a\u{1}1\u{2}TRACE_ON\u{1}true\u{2}",
+            "a\u{1}1\u{2}b\u{1}2",
+            "",
+        ];
+        let replace = [("MSG_REGION", "DefaultRegion"), ("TRACE_ON", "true")];
+        for c in cases {
+            let mut steps = c.to_string();
+            for (k, v) in replace {
+                let n = PropertiesIter::new(&steps).filter(|(x, _)| *x == k).count();
+                if n != 1 || get_property(&steps, k) != Some(v) {
+                    steps = set_property(&steps, k, v);
+                }
+            }
+            if get_property(&steps, "CLUSTER").is_none() {
+                append_property(&mut steps, "CLUSTER", "DefaultCluster");
+            }
+            assert_eq!(
+                java_hash_map_order_with(c, &replace, &[("CLUSTER", "DefaultCluster")]),
+                java_hash_map_order(&steps),
+                "{c:?}"
+            );
+        }
+    }
 
     #[test]
     fn java_hash_map_order_matches_what_the_java_broker_stores() {
