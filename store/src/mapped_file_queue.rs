@@ -31,6 +31,8 @@ pub struct MappedFileQueue {
     allocator: OnceLock<Arc<Allocator>>,
     /// Files are lazily mapped with `MADV_RANDOM` (ConsumeQueues).
     lazy: bool,
+    /// Appends write through the file (the CommitLog under SYNC_FLUSH).
+    write_through: bool,
 }
 
 impl MappedFileQueue {
@@ -45,7 +47,14 @@ impl MappedFileQueue {
             flushed_where: AtomicI64::new(0),
             allocator: OnceLock::new(),
             lazy: false,
+            write_through: false,
         }
+    }
+
+    /// Appends to this queue's files go through `pwrite` ([`MappedFile::set_write_through`]).
+    pub fn with_write_through(mut self, on: bool) -> Self {
+        self.write_through = on;
+        self
     }
 
     /// A queue whose files are mapped only when first used and read page by page
@@ -173,8 +182,12 @@ impl MappedFileQueue {
                 mf.set_random_access();
                 mf
             } else {
-                MappedFile::open(&self.fs, &path, offset, self.file_size)
-                    .map_err(|e| StoreError::io(&path, e))?
+                let mut mf = MappedFile::open(&self.fs, &path, offset, self.file_size)
+                    .map_err(|e| StoreError::io(&path, e))?;
+                if self.write_through {
+                    mf.set_write_through();
+                }
+                mf
             };
             files.push(Arc::new(mf));
         }
@@ -246,6 +259,9 @@ impl MappedFileQueue {
         let mut mf = mf;
         if self.lazy {
             mf.set_random_access();
+        }
+        if self.write_through {
+            mf.set_write_through();
         }
         let mf = Arc::new(mf);
         files.push(Arc::clone(&mf));

@@ -1,6 +1,7 @@
 //! Appending records. Validation, CRCs and lengths are computed before the put lock; inside it
 //! the store time, queue offset and physical offset are assigned and the record is encoded straight
-//! into the mapped file (the body is copied once). A record never straddles two files: if
+//! into the mapped file (the body is copied once); under SYNC_FLUSH it is encoded into a buffer and
+//! written with `pwrite` (see `MappedFile::set_write_through`). A record never straddles two files: if
 //! `len + 8` does not fit, an 8-byte blank marker fills the file and the record goes to the next.
 
 use std::sync::atomic::Ordering;

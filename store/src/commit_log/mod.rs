@@ -52,11 +52,13 @@ impl CommitLog {
     /// A CommitLog over the configured directory (files not loaded yet).
     pub fn new(config: &StoreConfig, fs: Arc<dyn FileSystem>) -> Self {
         CommitLog {
+            // Under SYNC_FLUSH appends go through pwrite (see `MappedFile::set_write_through`).
             queue: MappedFileQueue::new(
                 config.commit_log_dir(),
                 config.mapped_file_size_commit_log,
                 fs,
-            ),
+            )
+            .with_write_through(config.flush_disk_type == crate::config::FlushDiskType::SyncFlush),
             put: Mutex::new(PutState::default()),
             begin_time_in_lock: AtomicI64::new(0),
             max_message_size: std::sync::atomic::AtomicU32::new(config.max_message_size),
