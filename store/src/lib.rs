@@ -32,6 +32,7 @@ mod mapped_file_queue;
 pub mod message;
 mod message_store;
 mod recovery;
+mod resident;
 pub mod result;
 mod running;
 pub mod tunables;

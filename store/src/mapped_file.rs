@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::UNIX_EPOCH;
 
 use bytes::Bytes;
-use memmap2::{Advice, MmapMut, MmapOptions, MmapRaw};
+use memmap2::{Advice, MmapMut, MmapOptions, MmapRaw, UncheckedAdvice};
 
 use crate::fs::FileSystem;
 
@@ -52,6 +52,8 @@ pub struct MappedFile {
     random_access: bool,
     /// Appends go through `pwrite` (see [`Self::set_write_through`]).
     write_through: bool,
+    /// End of the last range [`Self::release_behind`] dropped from the page tables.
+    released: AtomicU32,
     /// The descriptor write-through appends use; opened by the first one, under `write_lock`.
     write_file: OnceLock<File>,
 }
@@ -142,6 +144,7 @@ impl MappedFile {
             random_access: false,
             write_through: false,
             write_file: OnceLock::new(),
+            released: AtomicU32::new(0),
         }
     }
 
@@ -238,6 +241,7 @@ impl MappedFile {
             random_access: false,
             write_through: false,
             write_file: OnceLock::new(),
+            released: AtomicU32::new(0),
         })
     }
 
@@ -302,6 +306,7 @@ impl MappedFile {
         let p = position.min(self.file_size);
         self.wrote.store(p, Ordering::Release);
         self.flushed.store(p, Ordering::Release);
+        self.released.store(0, Ordering::Relaxed);
     }
 
     /// Appends: `f` fills `write_len` fresh bytes at the wrote position, then the position moves
@@ -342,6 +347,49 @@ impl MappedFile {
         let r = f(buf);
         self.wrote.store(pos + advance, Ordering::Release);
         Some(r)
+    }
+
+    /// Drops this process's page-table entries for the whole pages of `[from, to)`
+    /// (`MADV_DONTNEED`), so they stop counting in its resident set. The pages stay in the page
+    /// cache, dirty ones still dirty, so nothing is lost and the next access maps the same bytes
+    /// again (a minor fault). Nothing happens to a file that is not mapped.
+    pub fn release_pages(&self, from: u32, to: u32) -> io::Result<()> {
+        let Some(map) = self.map.get() else {
+            return Ok(());
+        };
+        let from = from.div_ceil(OS_PAGE_SIZE).saturating_mul(OS_PAGE_SIZE);
+        let to = to.min(self.file_size);
+        let to = to - to % OS_PAGE_SIZE;
+        if to <= from {
+            return Ok(());
+        }
+        // SAFETY: the mapping is a shared mapping of a file (`map_raw`), `[from, to)` lies inside
+        // it. For such a mapping MADV_DONTNEED only unmaps the pages from this process: their
+        // contents live on in the page cache (a dirty page table entry marks the page dirty first),
+        // and any later access, through a reader's slice or by the writer, faults in the same
+        // bytes. Unlike a private or anonymous mapping, nothing reads back as zeros.
+        unsafe {
+            map.unchecked_advise_range(
+                UncheckedAdvice::DontNeed,
+                from as usize,
+                (to - from) as usize,
+            )
+        }
+    }
+
+    /// [`Self::release_pages`] for everything written more than `keep` bytes behind the wrote
+    /// position, if that end moved by at least `step` since the last call (the cheap check lets
+    /// a pass over 100 000 ConsumeQueues skip the idle ones). Returns whether it released.
+    pub fn release_behind(&self, keep: u32, step: u32) -> io::Result<bool> {
+        let end = self.wrote_position().saturating_sub(keep);
+        let end = end - end % OS_PAGE_SIZE;
+        let last = self.released.load(Ordering::Relaxed);
+        if end <= last || end - last < step {
+            return Ok(false);
+        }
+        self.release_pages(0, end)?;
+        self.released.store(end, Ordering::Relaxed);
+        Ok(true)
     }
 
     /// [`Self::append_with`] for a write-through file; the caller holds `write_lock` and checked
@@ -809,6 +857,85 @@ mod tests {
         std::fs::remove_file(dir.path().join("g")).unwrap();
         assert_eq!(gone.append_with(4, 4, |b| b.fill(1)), None);
         assert_eq!(gone.wrote_position(), 0);
+    }
+
+    /// Resident KiB of this process's mappings of `path` (/proc/self/smaps).
+    fn resident_kib(path: &Path) -> u64 {
+        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
+        let want = path.to_str().unwrap();
+        let mut inside = false;
+        let mut kib = 0;
+        for line in smaps.lines() {
+            if line
+                .split_whitespace()
+                .next()
+                .is_some_and(|a| a.contains('-') && !a.ends_with(':'))
+            {
+                inside = line.ends_with(want);
+            } else if inside {
+                if let Some(v) = line.strip_prefix("Rss:") {
+                    kib += v
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .unwrap();
+                }
+            }
+        }
+        kib
+    }
+
+    /// Releasing pages takes them out of the resident set and loses nothing: bytes written
+    /// through the mapping and never flushed read back the same, and a flush after the release
+    /// still puts them on disk. `release_behind` keeps the tail and skips a window that has not
+    /// moved by `step`.
+    #[test]
+    fn released_pages_leave_rss_not_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("00000000000000000000");
+        let size = 8 * 1024 * 1024u32;
+        let f = Arc::new(MappedFile::create(&crate::fs::os(), &p, 0, size, false).unwrap());
+        let pattern = |i: u32| (i % 251) as u8;
+        for chunk in 0..(size / 4096) {
+            f.append_with(4096, 4096, |b| {
+                for (j, x) in b.iter_mut().enumerate() {
+                    *x = pattern(chunk * 4096 + j as u32);
+                }
+            })
+            .unwrap();
+        }
+        assert!(
+            resident_kib(&p) >= 8 * 1024 - 64,
+            "written pages are resident"
+        );
+        f.release_pages(0, size).unwrap();
+        assert!(
+            resident_kib(&p) < 64,
+            "released pages left the resident set"
+        );
+        let back = f.read(0, size).unwrap();
+        assert!(back
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(i as u32)));
+        assert_eq!(f.flush().unwrap(), size);
+        let on_disk = std::fs::read(&p).unwrap();
+        assert!(on_disk
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(i as u32)));
+
+        assert!(f.release_behind(1024 * 1024, 0).unwrap());
+        assert!(
+            !f.release_behind(1024 * 1024, 0).unwrap(),
+            "nothing new behind the window"
+        );
+        let kib = resident_kib(&p);
+        assert!(
+            kib <= 1024 + 64,
+            "only the kept MiB stays resident, {kib} KiB"
+        );
     }
 
     /// A seam that fails every msync and every sizing of a new file.

@@ -209,6 +209,14 @@ impl MappedFileQueue {
         self.read_files().clone()
     }
 
+    /// Runs `f` on every file, oldest first, under the read lock (no snapshot is allocated; `f`
+    /// must not call back into this queue's mutating methods).
+    pub fn for_each_file(&self, mut f: impl FnMut(&MappedFile)) {
+        for file in self.read_files().iter() {
+            f(file);
+        }
+    }
+
     /// Number of files.
     pub fn len(&self) -> usize {
         self.read_files().len()

@@ -316,6 +316,7 @@ impl MessageStore {
             flush::run_logics_flush,
         )?);
         threads.push(spawn("store-cleanup", &inner, cleanup::run)?);
+        threads.push(spawn("store-resident", &inner, crate::resident::run)?);
         *store.threads.lock().unwrap_or_else(PoisonError::into_inner) = threads;
         if inner.config.preallocate_mapped_file_enable {
             let c = &inner.config;

@@ -80,6 +80,11 @@ impl ConsumeQueue {
         *self.min_hint.lock().unwrap_or_else(PoisonError::into_inner) = hint;
     }
 
+    /// The queue's files.
+    pub(crate) fn files(&self) -> &MappedFileQueue {
+        &self.queue
+    }
+
     /// Topic.
     pub fn topic(&self) -> &str {
         &self.topic

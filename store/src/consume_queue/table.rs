@@ -106,6 +106,17 @@ impl ConsumeQueueTable {
         parallel(&self.all(), 8, |cq| f(cq))
     }
 
+    /// Runs `f` on every queue on this thread, under the table's read lock (no snapshot is
+    /// allocated; `f` must not create or remove queues).
+    pub fn for_each(&self, mut f: impl FnMut(&ConsumeQueue)) {
+        let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
+        for queues in map.values() {
+            for cq in queues.values() {
+                f(cq);
+            }
+        }
+    }
+
     /// The queue, if it exists.
     pub fn find(&self, topic: &str, queue_id: i32) -> Option<Arc<ConsumeQueue>> {
         let map = self.map.read().unwrap_or_else(PoisonError::into_inner);
