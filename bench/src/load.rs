@@ -42,6 +42,8 @@ pub struct LoadConfig {
     pub duration: Duration,
     pub warmup: Duration,
     pub max_messages: Option<u64>,
+    /// Paced sends: messages per second over all producers.
+    pub rate: Option<f64>,
     pub timeout: Duration,
     pub consume: bool,
     pub from: StartFrom,
@@ -167,7 +169,19 @@ async fn produce_task(idx: usize, client: RemotingClient, s: Arc<ProduceShared>)
     let mut conns = Conns::new(client);
     let batch = s.cfg.batch.max(1);
     let mut k = 0usize;
+    // Paced: this producer's sends are `interval` apart, producers staggered over one interval.
+    // A producer that falls behind (a slow answer) sends at once but does not burst to catch up.
+    let interval = s
+        .cfg
+        .rate
+        .map(|r| Duration::from_secs_f64((s.cfg.producers.max(1) * batch) as f64 / r));
+    let mut next_send =
+        interval.map(|iv| Instant::now() + iv.mul_f64(idx as f64 / s.cfg.producers.max(1) as f64));
     loop {
+        if let (Some(iv), Some(at)) = (interval, next_send.as_mut()) {
+            tokio::time::sleep_until(*at).await;
+            *at = (*at + iv).max(Instant::now());
+        }
         if Instant::now() >= s.deadline {
             break;
         }

@@ -155,6 +155,10 @@ struct RunArgs {
     /// Stop producing after this many messages
     #[arg(long)]
     messages: Option<u64>,
+    /// Target send rate in messages per second over all producers (paced, each producer sends
+    /// every producers/rate seconds); without it every producer sends as fast as it can
+    #[arg(long)]
+    rate: Option<f64>,
     /// Request timeout in milliseconds
     #[arg(long, default_value_t = 3000)]
     timeout_ms: u64,
@@ -207,6 +211,7 @@ async fn run(args: RunArgs) -> Result<(), BoxError> {
         duration: secs(args.duration),
         warmup: secs(args.warmup),
         max_messages: args.messages,
+        rate: args.rate.filter(|r| r.is_finite() && *r > 0.0),
         timeout: Duration::from_millis(args.timeout_ms.max(1)),
         consume: args.consume || args.drain,
         from: if args.drain {

@@ -47,6 +47,8 @@ pub(crate) struct Inner {
     pub(crate) flags: crate::running::RunningFlags,
     pub(crate) group_commit: GroupCommit,
     pub(crate) reput_from: AtomicI64,
+    /// Held while dispatching (the dispatcher thread, or a put dispatching inline).
+    pub(crate) reput_lock: Mutex<()>,
     /// What the recovery at open found.
     pub(crate) recovery: RecoveryReport,
     pub(crate) dispatcher: OnceLock<Thread>,
@@ -242,6 +244,7 @@ impl MessageStore {
             flags: crate::running::RunningFlags::default(),
             group_commit: GroupCommit::default(),
             reput_from: AtomicI64::new(report.reput_from),
+            reput_lock: Mutex::new(()),
             recovery: report,
             dispatcher: OnceLock::new(),
             listener: RwLock::new(None),
@@ -401,7 +404,9 @@ impl MessageStore {
 
     fn after_append(&self, append: AppendMessageResult, next_offset: i64, wait: bool) -> PutFuture {
         if let Some(t) = self.inner.dispatcher.get() {
-            t.unpark();
+            if !crate::dispatch::dispatch_inline(&self.inner) {
+                t.unpark();
+            }
         }
         if self.inner.config.flush_disk_type == FlushDiskType::SyncFlush {
             if wait {
