@@ -772,6 +772,23 @@ pub fn flush_region(fs: &dyn FileSystem, path: &Path, map: &MmapMut) -> io::Resu
     fs.sync_mapped(path, range)
 }
 
+/// [`MappedFile::release_pages`] for a region mapped by [`map_region`]: drops this process's
+/// page-table entries for the whole pages of `[from, to)`; the bytes stay in the page cache.
+pub fn release_region_pages(map: &MmapMut, from: usize, to: usize) -> io::Result<()> {
+    let page = OS_PAGE_SIZE as usize;
+    let from = from.div_ceil(page).saturating_mul(page);
+    let to = to.min(map.len());
+    let to = to - to % page;
+    if to <= from {
+        return Ok(());
+    }
+    // SAFETY: `map_region` maps the file shared; `[from, to)` lies inside the mapping. As in
+    // `MappedFile::release_pages`, MADV_DONTNEED on a shared file mapping only unmaps the pages
+    // from this process (a dirty entry marks its page dirty first); the next access maps the same
+    // bytes from the page cache. The caller's `&MmapMut` means no `&mut` borrow writes meanwhile.
+    unsafe { map.unchecked_advise_range(UncheckedAdvice::DontNeed, from, to - from) }
+}
+
 /// A mapped region written at random positions (IndexFile). Access goes through `&`/`&mut`
 /// of the returned `MmapMut`, so the borrow checker (plus the owner's lock) orders readers and writers.
 pub fn map_region(fs: &dyn FileSystem, path: &Path, size: u64) -> io::Result<(File, MmapMut)> {

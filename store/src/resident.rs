@@ -2,7 +2,9 @@
 //! zero-copy reads, and every page ever touched through a mapping would otherwise count in the
 //! process's RSS (a 1 GiB CommitLog file ends up fully resident). Every pass drops, with
 //! `MADV_DONTNEED`, this process's page-table entries for the CommitLog behind the last
-//! `COMMIT_LOG_KEEP` bytes, and for the ConsumeQueues behind their last `CQ_KEEP` bytes.
+//! `COMMIT_LOG_KEEP` bytes, for the ConsumeQueues behind their last `CQ_KEEP` bytes, and for the
+//! IndexFile entries behind the last `INDEX_KEEP` bytes (its hash slots stay: puts hit them at
+//! random).
 //!
 //! Invariant: only page-table entries go; the pages stay in the page cache (dirty ones dirty),
 //! so readers, flushes and the disk see exactly the same bytes. A reader touching a released page
@@ -17,6 +19,8 @@ use crate::message_store::Inner;
 const COMMIT_LOG_KEEP: u32 = 4 * 1024 * 1024;
 /// Bytes behind a ConsumeQueue's write position kept mapped.
 const CQ_KEEP: u32 = 64 * 1024;
+/// Bytes of IndexFile entries kept mapped behind the next entry.
+const INDEX_KEEP: usize = 64 * 1024;
 /// A ConsumeQueue file is released again only once its kept window moved by this much.
 const CQ_STEP: u32 = 64 * 1024;
 /// Time between CommitLog passes (at 50 MB/s of sends, 5 MB mapped between two).
@@ -29,6 +33,9 @@ pub(crate) fn run(inner: &Inner) {
     let mut pass = 0u32;
     while !inner.stop_services.sleep(PASS_INTERVAL) {
         release_commit_log(inner);
+        if let Some(index) = &inner.index {
+            index.release_pages(INDEX_KEEP);
+        }
         pass = pass.wrapping_add(1);
         if pass.is_multiple_of(CQ_EVERY) {
             release_consume_queues(inner);

@@ -12,7 +12,7 @@ use memmap2::MmapMut;
 
 use crate::error::{Result, StoreError};
 use crate::fs::FileSystem;
-use crate::mapped_file::{flush_region, map_region};
+use crate::mapped_file::{flush_region, map_region, release_region_pages};
 use crate::message::hash::{java_hash_continue, java_string_hash};
 
 /// Header size.
@@ -206,6 +206,21 @@ impl IndexFile {
         self.read().header.end_phy_offset
     }
 
+    /// Drops this process's mapped pages of the entries written more than `keep` bytes before
+    /// the next one (entries are appended in order; only queries read old ones), or of the whole
+    /// file once it is full. The hash slots of a file still written stay: every put touches a
+    /// random one. The bytes themselves stay in the page cache (see `store/src/resident.rs`).
+    pub fn release_pages(&self, keep: usize) -> std::io::Result<()> {
+        let inner = self.read();
+        let slots_end = INDEX_HEADER_SIZE + self.hash_slot_num as usize * HASH_SLOT_SIZE;
+        let count = inner.header.index_count.max(0) as usize;
+        if count as u64 >= u64::from(self.index_num) {
+            return release_region_pages(&inner.map, 0, inner.map.len());
+        }
+        let written_end = slots_end + count * INDEX_ENTRY_SIZE;
+        release_region_pages(&inner.map, slots_end, written_end.saturating_sub(keep))
+    }
+
     /// Adds an entry for a key hash; `false` when the file is full.
     pub fn put_key(&self, key_hash: i32, phy_offset: i64, store_timestamp: i64) -> bool {
         let mut inner = self.inner.write().unwrap_or_else(PoisonError::into_inner);
@@ -346,6 +361,42 @@ mod tests {
         let entry1 = INDEX_HEADER_SIZE + 4 * HASH_SLOT_SIZE + INDEX_ENTRY_SIZE;
         assert_eq!(&bytes[entry1..entry1 + 4], &h.to_be_bytes());
         assert_eq!(&bytes[entry1 + 4..entry1 + 12], &100i64.to_be_bytes());
+    }
+
+    /// Releasing an IndexFile's pages, while it is written and once it is full, changes nothing
+    /// a query or the file sees: the chains still walk through released entries.
+    #[test]
+    fn released_pages_keep_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let n = 3000u32;
+        let f = IndexFile::create(&crate::fs::os(), &dir.path().join("i"), 64, n, 0, 0).unwrap();
+        let h = index_key_hash("T", "k");
+        // Entries are numbered from 1: n - 1 fit.
+        for i in 0..n - 2 {
+            assert!(f.put_key(if i % 2 == 0 { h } else { h + 1 }, i64::from(i), 1_000));
+            if i % 500 == 0 {
+                f.release_pages(0).unwrap();
+            }
+        }
+        let mut out = Vec::new();
+        f.select_phy_offsets(&mut out, h, 10, 0, i64::MAX);
+        assert_eq!(
+            out,
+            vec![2996, 2994, 2992, 2990, 2988, 2986, 2984, 2982, 2980, 2978]
+        );
+        assert!(f.put_key(h, 9_999, 1_000));
+        assert!(f.is_write_full());
+        f.release_pages(0).unwrap();
+        out.clear();
+        f.select_phy_offsets(&mut out, h, 2, 0, i64::MAX);
+        assert_eq!(out, vec![9_999, 2996]);
+        f.flush().unwrap();
+        let bytes = std::fs::read(dir.path().join("i")).unwrap();
+        assert_eq!(
+            &bytes[36..40],
+            &(n as i32).to_be_bytes(),
+            "count, header written after release"
+        );
     }
 
     /// The key hash is |Java hashCode("<topic>#<key>")|.

@@ -55,6 +55,16 @@ pub struct IndexService {
 }
 
 impl IndexService {
+    /// [`IndexFile::release_pages`] on every file; errors are logged (a hint failed, nothing else).
+    pub(crate) fn release_pages(&self, keep: usize) {
+        let files = self.files.read().unwrap_or_else(PoisonError::into_inner);
+        for f in files.iter() {
+            if let Err(e) = f.release_pages(keep) {
+                tracing::debug!(path = %f.path().display(), error = %e, "madvise(DONTNEED) failed");
+            }
+        }
+    }
+
     /// A service over `dir`.
     pub fn new(
         dir: impl Into<PathBuf>,
