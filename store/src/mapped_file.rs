@@ -493,7 +493,7 @@ impl MappedFile {
                     return Ok(());
                 }
                 let read = &mut chunk[..n];
-                if read.iter().any(|b| *b != 0) {
+                if !all_zero(read) {
                     read.fill(0);
                     file.write_all_at(read, u64::from(pos))?;
                     zero_run = 0;
@@ -708,6 +708,12 @@ impl AsRef<[u8]> for MappedSlice {
     }
 }
 
+/// Whether every byte is zero. An OR over the whole slice, which the compiler vectorizes (an
+/// early-exit `any` goes byte by byte): recovery checks a block of each of 100 000 queue files.
+fn all_zero(bytes: &[u8]) -> bool {
+    bytes.iter().fold(0u8, |acc, b| acc | b) == 0
+}
+
 /// `pread` until `buf` is full or the file ends; returns the bytes read.
 fn read_full_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
     let mut n = 0;
@@ -874,6 +880,21 @@ mod tests {
         std::fs::remove_file(dir.path().join("g")).unwrap();
         assert_eq!(gone.append_with(4, 4, |b| b.fill(1)), None);
         assert_eq!(gone.wrote_position(), 0);
+    }
+
+    /// `all_zero` finds a single non-zero byte anywhere, including the last of an odd length.
+    #[test]
+    fn all_zero_sees_every_byte() {
+        assert!(all_zero(&[]));
+        for len in [1usize, 7, 64, 4097] {
+            let mut b = vec![0u8; len];
+            assert!(all_zero(&b));
+            for at in [0, len / 2, len - 1] {
+                b[at] = 0x80;
+                assert!(!all_zero(&b), "len {len}, byte {at}");
+                b[at] = 0;
+            }
+        }
     }
 
     /// Resident KiB of this process's mappings of `path` (/proc/self/smaps).
