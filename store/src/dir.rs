@@ -59,6 +59,23 @@ impl DirHandle {
         }
     }
 
+    /// Opens the existing file `name` in this directory read-write (recovery reads, zeroes and
+    /// syncs a queue's newest files through it, with no walk from `/`).
+    pub fn open_file(&self, name: &Path) -> io::Result<std::fs::File> {
+        let fd = rustix::fs::openat(
+            self.dir.fd()?,
+            name,
+            OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(std::fs::File::from(fd))
+    }
+
+    /// The directory's descriptor.
+    pub fn fd(&self) -> io::Result<std::os::fd::BorrowedFd<'_>> {
+        Ok(self.dir.fd()?)
+    }
+
     /// Every entry, in directory order. Reads the directory once (a handle is read only once).
     pub fn entries(&mut self) -> io::Result<Vec<Entry>> {
         let mut out = Vec::new();

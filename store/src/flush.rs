@@ -229,16 +229,12 @@ pub(crate) fn flush_logics(inner: &Inner, thorough: bool) {
 /// synced first. A failure poisons the store and fails the open.
 pub(crate) fn checkpoint_after_recovery(inner: &Inner, report: &RecoveryReport) -> Result<()> {
     if report.abnormal {
+        // The ConsumeQueues' newest files were synced by their recovery.
         let synced = inner
             .commit_log
             .files()
             .sync_from(report.scan_start)
-            .map_err(|e| StoreError::io("commitlog", e))
-            .and_then(|()| {
-                inner
-                    .cqs
-                    .par_for_each_io(|cq| cq.sync_tail().map_err(|e| StoreError::io(cq.topic(), e)))
-            });
+            .map_err(|e| StoreError::io("commitlog", e));
         if let Err(e) = synced {
             tracing::error!(error = %e, "syncing the recovered files failed");
             inner.flags.poison();

@@ -53,6 +53,15 @@ pub trait FileSystem: Send + Sync + fmt::Debug {
         file.sync_data()
     }
 
+    /// Syncs the file system holding `dir`, an open directory (`syncfs`): after a crash, the
+    /// ConsumeQueue units the previous process wrote may be only in the page cache, in files this
+    /// process never maps, and one call persists all of them.
+    fn sync_fs(&self, path: &Path, dir: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        let _ = path;
+        rustix::fs::syncfs(dir)?;
+        Ok(())
+    }
+
     /// Used share, in percent, of the file system holding `path` (Java's measure); `None` if it
     /// cannot be measured. The retention service and the disk-full check read it.
     fn disk_used_percent(&self, path: &Path) -> Option<f64> {

@@ -449,7 +449,14 @@ impl MappedFile {
     /// are read (`SEEK_DATA`/`SEEK_HOLE`; a ConsumeQueue file of a few units is one 4 KiB block in
     /// a 6 MB hole), already-zero bytes are not rewritten, and the scan stops after
     /// `ZERO_RUN_LIMIT` zero bytes in a row, so a preallocated file is not read to its end.
+    #[cfg(test)]
     pub fn zero_unwritten(&self, from: u32, to: u32) -> io::Result<()> {
+        self.zero_unwritten_with(None, from, to)
+    }
+
+    /// [`Self::zero_unwritten`] through `file`, this file already open (recovery opens each file
+    /// once, relative to its directory); `None` opens it by path.
+    pub fn zero_unwritten_with(&self, file: Option<&File>, from: u32, to: u32) -> io::Result<()> {
         const ZERO_RUN_LIMIT: u32 = 4 * 1024 * 1024;
         const CHUNK: u32 = 64 * 1024;
         let _guard = self
@@ -461,14 +468,21 @@ impl MappedFile {
         if pos >= to {
             return Ok(());
         }
-        let file = self.fs.open(&self.path, false)?;
+        let opened;
+        let file = match file {
+            Some(f) => f,
+            None => {
+                opened = self.fs.open(&self.path, false)?;
+                &opened
+            }
+        };
         // Sized to what is read: most calls read a few KiB (the rest of one block).
         let mut buf = Vec::new();
         let mut zero_run = 0u32;
         while pos < to && zero_run < ZERO_RUN_LIMIT {
             // Jump over a hole and find where the data ends, if the filesystem can tell (one that
             // cannot reports data everywhere, and the whole range is read).
-            match rustix::fs::seek(&file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
+            match rustix::fs::seek(file, rustix::fs::SeekFrom::Data(u64::from(pos))) {
                 Ok(next) if next >= u64::from(to) => break,
                 Ok(next) if next > u64::from(pos) => {
                     pos = (next as u32) - (next as u32) % OS_PAGE_SIZE;
@@ -477,7 +491,7 @@ impl MappedFile {
                 Err(rustix::io::Errno::NXIO) => break,
                 _ => {}
             }
-            let data_end = match rustix::fs::seek(&file, rustix::fs::SeekFrom::Hole(u64::from(pos)))
+            let data_end = match rustix::fs::seek(file, rustix::fs::SeekFrom::Hole(u64::from(pos)))
             {
                 Ok(h) if h > u64::from(pos) => h.min(u64::from(to)) as u32,
                 _ => to,
@@ -488,7 +502,7 @@ impl MappedFile {
                     buf.resize(len, 0);
                 }
                 let chunk = &mut buf[..len];
-                let n = read_full_at(&file, chunk, u64::from(pos))?;
+                let n = read_full_at(file, chunk, u64::from(pos))?;
                 if n == 0 {
                     return Ok(());
                 }
@@ -515,6 +529,18 @@ impl MappedFile {
         &self,
         unit: u32,
         limit: u32,
+        accept: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<u32> {
+        self.scan_prefix_with(None, unit, limit, accept)
+    }
+
+    /// [`Self::scan_prefix`] reading an unmapped file through `file`, this file already open;
+    /// `None` opens it by path.
+    pub fn scan_prefix_with(
+        &self,
+        file: Option<&File>,
+        unit: u32,
+        limit: u32,
         mut accept: impl FnMut(&[u8]) -> bool,
     ) -> io::Result<u32> {
         let limit = limit.min(self.file_size);
@@ -532,7 +558,14 @@ impl MappedFile {
             }
             return Ok(n);
         }
-        let file = self.fs.open(&self.path, false)?;
+        let opened;
+        let file = match file {
+            Some(f) => f,
+            None => {
+                opened = self.fs.open(&self.path, false)?;
+                &opened
+            }
+        };
         // A first read of one page (most queues of a big store hold a few units), then larger
         // ones; the buffer grows with the reads, so a short queue zeroes no 64 KiB buffer.
         let mut chunk = (OS_PAGE_SIZE / unit).max(1) * unit;
@@ -544,7 +577,7 @@ impl MappedFile {
             if buf.len() < len {
                 buf.resize(len, 0);
             }
-            let n = read_full_at(&file, &mut buf[..len], u64::from(pos))?;
+            let n = read_full_at(file, &mut buf[..len], u64::from(pos))?;
             let whole = n - n % unit as usize;
             for rec in buf[..whole].chunks_exact(unit as usize) {
                 if !accept(rec) {
@@ -660,6 +693,14 @@ impl MappedFile {
             return Ok(());
         }
         self.sync_range(0, wrote as usize)
+    }
+
+    /// Opens this file read-write by its name inside `dir`, its directory.
+    pub(crate) fn open_in(&self, dir: &crate::dir::DirHandle) -> io::Result<File> {
+        match self.path.file_name() {
+            Some(name) => dir.open_file(Path::new(name)),
+            None => self.fs.open(&self.path, false),
+        }
     }
 
     /// Whether at least `least_pages` dirty pages are waiting (or the file is full and unflushed).

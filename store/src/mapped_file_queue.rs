@@ -117,7 +117,7 @@ impl MappedFileQueue {
     /// Names that are not offsets are skipped.
     pub fn load(&self) -> Result<()> {
         match DirHandle::open(&self.dir) {
-            Ok(Some(dir)) => self.load_from(dir),
+            Ok(Some(mut dir)) => self.load_from(&mut dir),
             Ok(None) => Ok(()),
             Err(e) => Err(StoreError::io(&self.dir, e)),
         }
@@ -125,7 +125,7 @@ impl MappedFileQueue {
 
     /// [`Self::load`] from this queue's directory, already open (a parent listing its
     /// subdirectories opens them relative to itself).
-    pub(crate) fn load_from(&self, mut dir: DirHandle) -> Result<()> {
+    pub(crate) fn load_from(&self, dir: &mut DirHandle) -> Result<()> {
         let lazy = self.lazy;
         let entries = dir.entries().map_err(|e| StoreError::io(&self.dir, e))?;
         let mut found: Vec<(i64, PathBuf, u64)> = Vec::with_capacity(entries.len());
@@ -383,16 +383,28 @@ impl MappedFileQueue {
     /// Recovery: makes `offset` the end of the stream. The file holding it gets its positions set
     /// (and its stale tail zeroed); files starting after it are deleted.
     pub fn truncate_dirty(&self, offset: i64) -> Result<()> {
-        self.truncate(offset, true)
+        self.truncate(offset, true, None)
     }
 
-    /// [`Self::truncate_dirty`] after a clean shutdown: nothing past `offset` was ever written, so
-    /// the tail is not read back to be zeroed (that read dominated opening 100 000 queues).
-    pub fn truncate_clean(&self, offset: i64) -> Result<()> {
-        self.truncate(offset, false)
+    /// [`Self::truncate_dirty`], zeroing through `tail_file`, the file holding `offset` already
+    /// open (recovery's relative open). Without `zero_tail` (after a clean shutdown nothing past
+    /// `offset` was ever written) the tail is not read back: that read dominated opening 100 000
+    /// queues.
+    pub(crate) fn truncate_with(
+        &self,
+        offset: i64,
+        zero_tail: bool,
+        tail_file: Option<&std::fs::File>,
+    ) -> Result<()> {
+        self.truncate(offset, zero_tail, tail_file)
     }
 
-    fn truncate(&self, offset: i64, zero_tail: bool) -> Result<()> {
+    fn truncate(
+        &self,
+        offset: i64,
+        zero_tail: bool,
+        tail_file: Option<&std::fs::File>,
+    ) -> Result<()> {
         let mut files = self.write_files();
         let size = i64::from(self.file_size);
         let mut keep = Vec::with_capacity(files.len());
@@ -414,7 +426,7 @@ impl MappedFileQueue {
                 };
                 mf.reset_positions(pos);
                 if zero_tail {
-                    mf.zero_unwritten(pos, self.file_size)
+                    mf.zero_unwritten_with(tail_file, pos, self.file_size)
                         .map_err(|e| StoreError::io(&path, e))?;
                 }
                 keep.push(f);

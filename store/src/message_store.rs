@@ -209,7 +209,7 @@ impl MessageStore {
             config.consume_queue_file_size(),
             Arc::clone(&fs),
         );
-        cqs.load()?;
+        recovery::load_consume_queues(&commit_log, &cqs, abnormal)?;
         let checkpoint = StoreCheckpoint::open(&config.checkpoint_path(), Arc::clone(&fs))?;
         let index = if config.message_index_enable {
             let index = IndexService::new(

@@ -1,4 +1,4 @@
-//! Store recovery at open: recover every ConsumeQueue (find its valid end), recover the CommitLog
+//! Store recovery at open: recover every ConsumeQueue as it is loaded (find its valid end), recover the CommitLog
 //! (normal or, when the abort file exists, abnormal), drop ConsumeQueue units that point past the
 //! CommitLog end, and compute where the dispatcher must restart so missing units are rebuilt.
 //! Re-dispatching a record that already has its unit is a no-op, so restarting early is safe.
@@ -27,7 +27,21 @@ pub struct RecoveryReport {
     pub last_store_timestamp: i64,
 }
 
-/// Recovers the store files; returns what it did, including the CommitLog offset the dispatcher
+/// Loads the ConsumeQueues and recovers each one (finds its valid end; after a crash zeroes the
+/// torn tail and syncs the newest files); the CommitLog must be loaded (its minimum offset is
+/// used, and recovery never changes it).
+pub(crate) fn load_consume_queues(
+    commit_log: &CommitLog,
+    cqs: &ConsumeQueueTable,
+    abnormal: bool,
+) -> Result<()> {
+    cqs.load_recovering(Some(crate::consume_queue::Recover {
+        clean: !abnormal,
+        min_phy_offset: commit_log.min_offset().max(0),
+    }))
+}
+
+/// Recovers the store files after [`load_consume_queues`]; returns what it did, including the CommitLog offset the dispatcher
 /// starts from.
 pub(crate) fn recover(
     config: &StoreConfig,
@@ -37,9 +51,7 @@ pub(crate) fn recover(
     index: Option<&IndexService>,
     abnormal: bool,
 ) -> Result<RecoveryReport> {
-    // The CommitLog's files are loaded, so its minimum is known (recovery never changes it).
-    let min_phy = commit_log.min_offset().max(0);
-    cqs.par_for_each(|cq| cq.recover_after(!abnormal, min_phy))?;
+    // The ConsumeQueues were recovered as they were loaded ([`load_consume_queues`]).
     let index_safe = config.message_index_enable && config.message_index_safe;
     let mode = recovery_mode(abnormal, checkpoint, index_safe);
     let outcome = commit_log.recover(mode, config.check_crc_on_recover)?;

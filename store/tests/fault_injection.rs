@@ -295,3 +295,47 @@ async fn enospc_mid_record_leaves_no_partial_record() {
     assert_eq!(a.wrote_offset, acked_end);
     assert_eq!(a.logics_offset, 5);
 }
+
+/// After a crash the ConsumeQueue units the previous process wrote may be only in the page cache
+/// of files this process never maps: opening after a crash syncs the ConsumeQueue file system
+/// once (whatever the number of queues), a clean open does not, and if that sync fails the store
+/// does not open (the checkpoint would otherwise vouch for units that may not be on disk).
+#[tokio::test]
+async fn crash_recovery_syncs_consume_queues_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = small_config(dir.path());
+    {
+        let store = MessageStore::open(cfg.clone()).unwrap();
+        for q in 0..4 {
+            let r = store.put_message(simple("T", q, b"unit")).await;
+            assert_eq!(r.status, PutMessageStatus::PutOk);
+        }
+        wait_dispatched(&store);
+        store.shutdown().unwrap();
+    }
+
+    let fs = Arc::new(FaultyFs::default());
+    let store = MessageStore::open_with_fs(cfg.clone(), fs.clone()).unwrap();
+    assert!(!store.recovery_report().abnormal);
+    assert_eq!(fs.fs_syncs(), 0, "a clean open does not sync the file system");
+    store.shutdown().unwrap();
+    drop(store);
+
+    std::fs::write(cfg.abort_path(), b"1").unwrap();
+    let fs = Arc::new(FaultyFs::default());
+    let store = MessageStore::open_with_fs(cfg.clone(), fs.clone()).unwrap();
+    assert!(store.recovery_report().abnormal);
+    assert_eq!(fs.fs_syncs(), 1, "one sync for all four queues");
+    for q in 0..4 {
+        assert_eq!(store.max_offset_in_queue("T", q), 1);
+    }
+    let _ = store.shutdown();
+    drop(store);
+
+    std::fs::write(cfg.abort_path(), b"1").unwrap();
+    let fs = Arc::new(FaultyFs::default());
+    fs.fail_sync_under(&cfg.consume_queue_dir());
+    assert!(MessageStore::open_with_fs(cfg.clone(), fs.clone()).is_err());
+    assert_eq!(fs.failed_syncs(), 1);
+    assert!(cfg.abort_path().exists(), "the next open still recovers");
+}

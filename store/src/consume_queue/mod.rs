@@ -46,6 +46,15 @@ pub struct ConsumeQueue {
     min_hint: Mutex<Option<MinHint>>,
 }
 
+/// How to recover a queue while it is loaded ([`ConsumeQueueTable::load`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Recover {
+    /// The previous run shut down cleanly (no abort file).
+    pub clean: bool,
+    /// The CommitLog's minimum offset.
+    pub min_phy_offset: i64,
+}
+
 /// The first unit of the oldest file pointing at or past `min_phy_offset` is at byte `offset`.
 #[derive(Debug, Clone, Copy)]
 struct MinHint {
@@ -102,9 +111,19 @@ impl ConsumeQueue {
         self.queue.load()
     }
 
-    /// [`Self::load`] from the queue's directory, already open.
-    pub(crate) fn load_from(&self, dir: crate::dir::DirHandle) -> Result<()> {
-        self.queue.load_from(dir)
+    /// [`Self::load`] from the queue's directory, already open; with `recover`, also recovers
+    /// the queue ([`Self::recover_after`]) while the directory is open, so each file recovery
+    /// reads is opened once, by its name in the directory.
+    pub(crate) fn load_from(
+        &self,
+        mut dir: crate::dir::DirHandle,
+        recover: Option<Recover>,
+    ) -> Result<()> {
+        self.queue.load_from(&mut dir)?;
+        match recover {
+            Some(r) => self.recover_in(r.clean, r.min_phy_offset, Some(&dir)),
+            None => Ok(()),
+        }
     }
 
     fn file_size(&self) -> i64 {
@@ -121,23 +140,44 @@ impl ConsumeQueue {
     /// [`Self::recover`]; after a clean shutdown (`clean`) the tail past the end is known to be
     /// zeros and is not rewritten. `min_phy_offset` is the CommitLog's minimum: when the scan
     /// covers the oldest file it also notes where [`Self::correct_min_offset`] will find it.
+    #[cfg(test)]
     pub fn recover_after(&self, clean: bool, min_phy_offset: i64) -> Result<()> {
+        self.recover_in(clean, min_phy_offset, None)
+    }
+
+    fn recover_in(
+        &self,
+        clean: bool,
+        min_phy_offset: i64,
+        dir: Option<&crate::dir::DirHandle>,
+    ) -> Result<()> {
         self.set_min_hint(None);
         let files = self.queue.files();
         if files.is_empty() {
             return Ok(());
         }
+        // Opens an unmapped file through the directory; `None` lets the file open itself by path.
+        let open = |f: &crate::mapped_file::MappedFile| -> Result<Option<std::fs::File>> {
+            match dir {
+                Some(d) if !f.is_mapped() => f
+                    .open_in(d)
+                    .map(Some)
+                    .map_err(|e| crate::error::StoreError::io(f.path(), e)),
+                _ => Ok(None),
+            }
+        };
         let mut index = files.len().saturating_sub(3);
         let mut end;
         let mut max_phy = -1;
         let mut hint = None;
-        loop {
+        let tail_file = loop {
             let f = &files[index];
             let oldest = index == 0;
             let mut at = f.file_from_offset();
+            let file = open(f)?;
             // Read with pread: the file stays unmapped until a consumer or the dispatcher needs it.
             let valid = f
-                .scan_prefix(CQ_UNIT_SIZE, f.file_size(), |rec| {
+                .scan_prefix_with(file.as_ref(), CQ_UNIT_SIZE, f.file_size(), |rec| {
                     let Some(u) = CqUnit::decode(rec).filter(CqUnit::is_valid) else {
                         return false;
                     };
@@ -159,14 +199,11 @@ impl ConsumeQueue {
                 index += 1;
                 continue;
             }
-            break;
-        }
+            break file;
+        };
         drop(files);
-        if clean {
-            self.queue.truncate_clean(end)?;
-        } else {
-            self.queue.truncate_dirty(end)?;
-        }
+        self.queue
+            .truncate_with(end, !clean, tail_file.as_ref())?;
         self.queue.set_flushed_where(end);
         self.max_physic_offset.store(max_phy, Ordering::Release);
         self.set_min_hint(hint);
@@ -438,17 +475,6 @@ impl ConsumeQueue {
     /// Flushes dirty units (`least_pages` 0 = all).
     pub fn flush(&self, least_pages: u32) -> std::io::Result<bool> {
         self.queue.flush(least_pages)
-    }
-
-    /// Syncs every written unit of the newest two files, flushed or not: after a crash, the units
-    /// the previous process wrote since its last flush may be only in the page cache.
-    pub fn sync_tail(&self) -> std::io::Result<()> {
-        let Some(last) = self.queue.last() else {
-            return Ok(());
-        };
-        let size = i64::from(last.file_size());
-        self.queue
-            .sync_from((last.file_from_offset() - size).max(0))
     }
 
     /// Deletes every file of this queue.

@@ -41,7 +41,17 @@ impl ConsumeQueueTable {
 
     /// Loads every `<topic>/<queueId>` directory (names that are not numbers are skipped). Files
     /// are found, not mapped; each directory is opened relative to its parent.
+    #[cfg(test)]
     pub fn load(&self) -> Result<()> {
+        self.load_recovering(None)
+    }
+
+    /// [`Self::load`], recovering each queue as it is loaded (`recover`), while its directory is
+    /// open: opening a file by its name in an open directory skips the walk from `/` that made
+    /// path lookups a seventh of the CPU of opening 100 000 queues. After a crash (`!clean`) the
+    /// file system is synced once at the end (the previous process's units may be only in the
+    /// page cache), instead of one fsync per queue file.
+    pub(crate) fn load_recovering(&self, recover: Option<super::Recover>) -> Result<()> {
         let mut root = match DirHandle::open(&self.root) {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(()),
@@ -79,7 +89,7 @@ impl ConsumeQueueTable {
                     .open_in(Path::new(&q.name))
                     .map_err(|e| StoreError::io(tpath.join(&q.name), e))?;
                 if let Some(qdir) = qdir {
-                    cq.load_from(qdir)?;
+                    cq.load_from(qdir, recover)?;
                 }
                 loaded.insert(qid, Arc::new(cq));
             }
@@ -92,6 +102,11 @@ impl ConsumeQueueTable {
         })?;
         *self.map.write().unwrap_or_else(PoisonError::into_inner) =
             map.into_inner().unwrap_or_else(PoisonError::into_inner);
+        if recover.is_some_and(|r| !r.clean) {
+            root.fd()
+                .and_then(|fd| self.fs.sync_fs(&self.root, fd))
+                .map_err(|e| StoreError::io(&self.root, e))?;
+        }
         Ok(())
     }
 

@@ -19,6 +19,8 @@ pub struct FaultyFs {
     /// Files whose name is this or lower are still created.
     spare_up_to: Mutex<Option<String>>,
     failed_syncs: AtomicU64,
+    /// File-system syncs asked for (`sync_fs`), failed or not.
+    fs_syncs: AtomicU64,
     failed_creates: AtomicU64,
     /// errno of failed syncs (0 = EIO).
     sync_errno: AtomicI32,
@@ -79,6 +81,11 @@ impl FaultyFs {
         self.failed_syncs.load(Ordering::SeqCst)
     }
 
+    /// How many times a whole file system was synced (`sync_fs`).
+    pub fn fs_syncs(&self) -> u64 {
+        self.fs_syncs.load(Ordering::SeqCst)
+    }
+
     /// How many creations were made to fail.
     pub fn failed_creates(&self) -> u64 {
         self.failed_creates.load(Ordering::SeqCst)
@@ -107,6 +114,16 @@ impl FileSystem for FaultyFs {
             return Err(self.sync_error());
         }
         range.sync()
+    }
+
+    fn sync_fs(&self, path: &Path, dir: std::os::fd::BorrowedFd<'_>) -> io::Result<()> {
+        self.fs_syncs.fetch_add(1, Ordering::SeqCst);
+        if under(&self.fail_sync_under, path) {
+            self.failed_syncs.fetch_add(1, Ordering::SeqCst);
+            return Err(self.sync_error());
+        }
+        rustix::fs::syncfs(dir)?;
+        Ok(())
     }
 
     fn sync_file(&self, path: &Path, file: &File) -> io::Result<()> {
