@@ -401,7 +401,7 @@ pub const REPORTED_ONLY: &[(&str, &str)] = &[
 
 /// Our own keys (store extensions) that the Java broker does not have: read from broker.conf but
 /// left out of GET_BROKER_CONFIG so that mqadmin getBrokerConfig lists Java's key set.
-pub const NOT_REPORTED: &[&str] = &["preallocateMappedFileEnable"];
+pub const NOT_REPORTED: &[&str] = &["preallocateMappedFileEnable", "readAheadOnPullEnable"];
 
 /// The reported-only keys whose Java default depends on the number of processors.
 pub fn cpu_derived() -> Vec<(&'static str, String)> {

@@ -93,7 +93,7 @@ class Proc:
                 self._log.write(f"[harness] {how} (exit {self.popen.returncode}) in "
                                 f"{time.monotonic() - t0:.1f} s\n".encode())
                 self._log.close()
-            except OSError:
+            except (OSError, ValueError):  # ValueError: stopped before, the log is closed
                 pass
 
 

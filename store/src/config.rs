@@ -132,6 +132,10 @@ pub struct StoreConfig {
     /// create the next CommitLog file on a background thread while the current one fills, so a
     /// roll does not wait for file creation. Default true.
     pub preallocate_mapped_file_enable: bool,
+    /// `readAheadOnPullEnable` (not a Java key): a pull reading fully written CommitLog data asks
+    /// the kernel to start reading the next 4 MiB (`MADV_WILLNEED`), so a consumer catching up
+    /// from disk does not block on a page fault per window. Default true.
+    pub read_ahead_on_pull_enable: bool,
 }
 
 impl Default for StoreConfig {
@@ -183,6 +187,7 @@ impl Default for StoreConfig {
             warm_maped_file_enable: false,
             flush_least_pages_when_warm_maped_file: 4096,
             preallocate_mapped_file_enable: true,
+            read_ahead_on_pull_enable: true,
         }
     }
 }

@@ -148,6 +148,7 @@ impl MessageStore {
         let mut max_phy_pulling = 0;
         let mut i = 0usize;
         let mut file_cache: Option<(i64, bytes::Bytes)> = None;
+        let mut read_end = -1i64;
         while i + CQ_UNIT_SIZE as usize <= units.len() && i < max_filter_bytes {
             let Some(u) = CqUnit::decode(&units[i..]) else {
                 break;
@@ -206,6 +207,7 @@ impl MessageStore {
                             .push(offset + (i / CQ_UNIT_SIZE as usize) as i64);
                         result.status = GetMessageStatus::Found;
                         next_phy_file_start = i64::MIN;
+                        read_end = u.phy_offset + i64::from(u.size);
                     }
                 }
             }
@@ -214,6 +216,9 @@ impl MessageStore {
         result.buffer_total_size = batch.bytes;
         result.next_begin_offset = offset + (i / CQ_UNIT_SIZE as usize) as i64;
         result.suggest_pulling_from_slave = max_phy - max_phy_pulling > memory;
+        if read_end >= 0 && inner.config.read_ahead_on_pull_enable {
+            inner.read_ahead.after_read(cl, read_end);
+        }
         result
     }
 }

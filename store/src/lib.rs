@@ -7,7 +7,7 @@
 //! mmap'd files with zero-copy reads), `mapped_file_queue`, `allocate` (the next CommitLog file,
 //! made in the background),
 //! [`commit_log`], [`consume_queue`], [`index`], `dispatch` (CommitLog -> ConsumeQueue/index),
-//! `flush` (async flush, group commit), [`checkpoint`], `recovery`, `cleanup` (retention), and
+//! `flush` (async flush, group commit), `read_ahead` (hints for consumers catching up), [`checkpoint`], `recovery`, `cleanup` (retention), and
 //! [`MessageStore`], the facade.
 //!
 //! It is not: a replication (HA) implementation, a DLedger CommitLog, a timer wheel, or a
@@ -31,6 +31,7 @@ mod mapped_file;
 mod mapped_file_queue;
 pub mod message;
 mod message_store;
+mod read_ahead;
 mod recovery;
 mod resident;
 pub mod result;

@@ -377,6 +377,20 @@ impl MappedFile {
         }
     }
 
+    /// Asks the kernel to start reading `[pos, pos + len)` into the page cache
+    /// (`MADV_WILLNEED`) without waiting for it; nothing if the file is not mapped.
+    pub fn will_need(&self, pos: u32, len: u32) -> io::Result<()> {
+        let Some(map) = self.map.get() else {
+            return Ok(());
+        };
+        let end = pos.saturating_add(len).min(self.file_size);
+        let from = pos - pos % OS_PAGE_SIZE;
+        if end <= from {
+            return Ok(());
+        }
+        map.advise_range(Advice::WillNeed, from as usize, (end - from) as usize)
+    }
+
     /// [`Self::release_pages`] for everything written more than `keep` bytes behind the wrote
     /// position, if that end moved by at least `step` since the last call (the cheap check lets
     /// a pass over 100 000 ConsumeQueues skip the idle ones). Returns whether it released.

@@ -62,6 +62,8 @@ pub(crate) struct Inner {
     pub(crate) total_memory: u64,
     pub(crate) commit_log_flushes: AtomicU64,
     pub(crate) allocator: OnceLock<Arc<Allocator>>,
+    /// Hints for pulls catching up (`readAheadOnPullEnable`).
+    pub(crate) read_ahead: crate::read_ahead::ReadAhead,
 }
 
 impl std::fmt::Debug for Inner {
@@ -256,6 +258,7 @@ impl MessageStore {
             total_memory: total_memory_bytes(),
             commit_log_flushes: AtomicU64::new(0),
             allocator: OnceLock::new(),
+            read_ahead: Default::default(),
             fs: Arc::clone(&fs),
             tunables: crate::tunables::Tunables::new(&config),
             config,

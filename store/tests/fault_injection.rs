@@ -317,7 +317,11 @@ async fn crash_recovery_syncs_consume_queues_once() {
     let fs = Arc::new(FaultyFs::default());
     let store = MessageStore::open_with_fs(cfg.clone(), fs.clone()).unwrap();
     assert!(!store.recovery_report().abnormal);
-    assert_eq!(fs.fs_syncs(), 0, "a clean open does not sync the file system");
+    assert_eq!(
+        fs.fs_syncs(),
+        0,
+        "a clean open does not sync the file system"
+    );
     store.shutdown().unwrap();
     drop(store);
 

@@ -202,8 +202,7 @@ impl ConsumeQueue {
             break file;
         };
         drop(files);
-        self.queue
-            .truncate_with(end, !clean, tail_file.as_ref())?;
+        self.queue.truncate_with(end, !clean, tail_file.as_ref())?;
         self.queue.set_flushed_where(end);
         self.max_physic_offset.store(max_phy, Ordering::Release);
         self.set_min_hint(hint);
