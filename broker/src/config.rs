@@ -193,9 +193,13 @@ impl BrokerSettings {
 
     /// The same as a socket address, written into stored records as the store host.
     pub fn store_host(&self) -> SocketAddr {
-        format!("{}:{}", self.broker_ip1, self.listen_port)
-            .parse()
-            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], self.listen_port)))
+        // Parsed without formatting "ip:port" first: this runs twice per send.
+        let ip = self
+            .broker_ip1
+            .trim()
+            .parse::<std::net::IpAddr>()
+            .unwrap_or(std::net::IpAddr::from([127, 0, 0, 1]));
+        SocketAddr::new(ip, self.listen_port)
     }
 
     pub fn ha_server_addr(&self) -> String {

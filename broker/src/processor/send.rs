@@ -20,13 +20,17 @@ use crate::topic_config::{self, DLQ_GROUP_TOPIC_PREFIX, RETRY_GROUP_TOPIC_PREFIX
 pub async fn process(
     broker: Arc<Broker>,
     channel: Channel,
-    req: RemotingCommand,
+    mut req: RemotingCommand,
 ) -> BrokerResult<Option<RemotingCommand>> {
+    // The header's values are moved out of the request's fields, which nothing reads after.
+    let mut ext = req.ext_fields.take().unwrap_or_default();
     let mut h = match req.code {
-        rc::SEND_MESSAGE => req.decode_header::<SendMessageRequestHeader>()?,
-        _ => SendMessageRequestHeader::from_v2(
-            req.ext_fields.as_ref().unwrap_or(&Default::default()),
-        )?,
+        rc::SEND_MESSAGE => {
+            <SendMessageRequestHeader as remoting::protocol::header::CommandHeader>::take_ext_fields(
+                &mut ext,
+            )?
+        }
+        _ => SendMessageRequestHeader::take_v2(&mut ext)?,
     };
     let topic_config = check(&broker, &channel, &req, &h)?;
     let mut properties = h.properties.take().unwrap_or_default();

@@ -111,6 +111,22 @@ impl RemotingCommand {
     }
 
     /// A response to `request` with the given code and remark, no custom header.
+    /// The request's identity without its payload (no remark, header fields or body): enough to
+    /// log it and answer it with [`Self::response_to`], and copied without allocating.
+    pub fn identity(&self) -> RemotingCommand {
+        Self {
+            code: self.code,
+            language: self.language,
+            version: self.version,
+            opaque: self.opaque,
+            flag: self.flag,
+            remark: None,
+            ext_fields: None,
+            body: Body::None,
+            serialize_type: self.serialize_type,
+        }
+    }
+
     pub fn response_to(request: &RemotingCommand, code: i32, remark: Option<String>) -> Self {
         let serialize_type =
             if request.serialize_type == SerializeType::RocketMq && i16::try_from(code).is_ok() {
@@ -247,5 +263,29 @@ impl Default for HeaderLimits {
         Self {
             max_ext_fields: 4096,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The identity answers like the request itself (same opaque and serialization) and carries
+    /// none of its payload.
+    #[test]
+    fn identity_answers_like_the_request() {
+        let mut ext = ExtFields::new();
+        ext.insert("topic", "T");
+        let mut req = RemotingCommand::request(310, ext).with_body(vec![1, 2, 3]);
+        req.opaque = 42;
+        req.version = 479;
+        req.remark = Some("r".into());
+        req.serialize_type = SerializeType::RocketMq;
+        let id = req.identity();
+        assert_eq!((id.code, id.opaque, id.version), (310, 42, 479));
+        assert!(id.ext_fields.is_none() && id.remark.is_none() && id.body == Body::None);
+        let a = RemotingCommand::response_to(&id, 1, Some("no".into()));
+        let b = RemotingCommand::response_to(&req, 1, Some("no".into()));
+        assert_eq!(a, b);
     }
 }

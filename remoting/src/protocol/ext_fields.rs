@@ -153,6 +153,14 @@ impl ExtFields {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Moves the value of `key` out, leaving an empty one in its place.
+    pub fn take(&mut self, key: &str) -> Option<String> {
+        self.0
+            .iter_mut()
+            .find(|(k, _)| k.as_ref() == key)
+            .map(|(_, v)| std::mem::take(v))
+    }
+
     /// Sets `key` to `value`, replacing an earlier value of the same key.
     pub fn insert(&mut self, key: impl Into<Cow<'static, str>>, value: impl Into<String>) {
         let key = key.into();

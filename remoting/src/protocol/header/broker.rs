@@ -49,8 +49,22 @@ impl SendMessageRequestHeader {
     /// The long-name header from a compact V2 header's fields.
     pub fn from_v2(ext: &ExtFields) -> Result<Self, crate::error::HeaderError> {
         use crate::protocol::header::CommandHeader;
-        let v = SendMessageRequestHeaderV2::from_ext_fields(ext)?;
-        Ok(Self {
+        Ok(Self::from_v2_fields(
+            SendMessageRequestHeaderV2::from_ext_fields(ext)?,
+        ))
+    }
+
+    /// [`Self::from_v2`] moving the text values out of `ext` (see
+    /// [`crate::protocol::header::CommandHeader::take_ext_fields`]).
+    pub fn take_v2(ext: &mut ExtFields) -> Result<Self, crate::error::HeaderError> {
+        use crate::protocol::header::CommandHeader;
+        Ok(Self::from_v2_fields(
+            SendMessageRequestHeaderV2::take_ext_fields(ext)?,
+        ))
+    }
+
+    fn from_v2_fields(v: SendMessageRequestHeaderV2) -> Self {
+        Self {
             producer_group: v.a,
             topic: v.b,
             default_topic: v.c,
@@ -65,7 +79,7 @@ impl SendMessageRequestHeader {
             batch: v.m,
             max_reconsume_times: v.l,
             bname: v.n,
-        })
+        }
     }
 }
 
@@ -277,6 +291,22 @@ mod tests {
         assert_eq!(h.batch, Some(true));
         assert_eq!(h.max_reconsume_times, None);
         assert!(SendMessageRequestHeaderV2::from_ext_fields(&ExtFields::new()).is_err());
+
+        // Moving the values out decodes the same header and leaves the fields read empty.
+        let mut moved = ext.clone();
+        assert_eq!(SendMessageRequestHeader::take_v2(&mut moved).unwrap(), h);
+        assert_eq!(moved.get("b"), Some(""));
+        assert_eq!(moved.get("i"), Some(""));
+        // A mandatory value that does not parse is reported with its text, as when copying.
+        let mut bad = ext.clone();
+        bad.insert("e", "two");
+        match SendMessageRequestHeader::take_v2(&mut bad) {
+            Err(crate::error::HeaderError::Invalid { field, value }) => {
+                assert_eq!((field, value.as_str()), ("e", "two"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(SendMessageRequestHeaderV2::take_ext_fields(&mut ExtFields::new()).is_err());
     }
 }
 

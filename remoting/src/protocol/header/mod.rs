@@ -15,17 +15,29 @@ use crate::error::HeaderError;
 pub trait CommandHeader: Sized {
     fn from_ext_fields(ext: &ExtFields) -> Result<Self, HeaderError>;
     fn to_ext_fields(&self) -> ExtFields;
+    /// [`Self::from_ext_fields`] moving the text values out of `ext` instead of copying them
+    /// (the fields read are left empty): for a hot path that is done with the request's fields.
+    fn take_ext_fields(ext: &mut ExtFields) -> Result<Self, HeaderError> {
+        Self::from_ext_fields(ext)
+    }
 }
 
 /// A value that travels as text in ext fields, parsed as Java parses it.
 pub trait ExtValue: Sized {
     fn parse_ext(s: &str) -> Option<Self>;
     fn render_ext(&self) -> String;
+    /// [`Self::parse_ext`] of an owned value; gives it back when it does not parse.
+    fn parse_owned(s: String) -> Result<Self, String> {
+        Self::parse_ext(&s).ok_or(s)
+    }
 }
 
 impl ExtValue for String {
     fn parse_ext(s: &str) -> Option<Self> {
         Some(s.to_string())
+    }
+    fn parse_owned(s: String) -> Result<Self, String> {
+        Ok(s)
     }
     fn render_ext(&self) -> String {
         self.clone()
@@ -60,6 +72,8 @@ impl ExtValue for bool {
 pub trait HeaderField: Sized {
     fn read(ext: &ExtFields, name: &'static str) -> Result<Self, HeaderError>;
     fn write(&self, ext: &mut ExtFields, name: &'static str);
+    /// [`Self::read`] moving the value out of `ext`.
+    fn take(ext: &mut ExtFields, name: &'static str) -> Result<Self, HeaderError>;
 }
 
 impl<T: ExtValue> HeaderField for T {
@@ -70,6 +84,10 @@ impl<T: ExtValue> HeaderField for T {
             value: raw.to_string(),
         })
     }
+    fn take(ext: &mut ExtFields, name: &'static str) -> Result<Self, HeaderError> {
+        let raw = ext.take(name).ok_or(HeaderError::Missing(name))?;
+        T::parse_owned(raw).map_err(|value| HeaderError::Invalid { field: name, value })
+    }
     fn write(&self, ext: &mut ExtFields, name: &'static str) {
         ext.insert(name, self.render_ext());
     }
@@ -79,6 +97,9 @@ impl<T: ExtValue> HeaderField for Option<T> {
     /// An optional field that is absent or does not parse is left unset (Java logs and skips).
     fn read(ext: &ExtFields, name: &'static str) -> Result<Self, HeaderError> {
         Ok(ext.get(name).and_then(T::parse_ext))
+    }
+    fn take(ext: &mut ExtFields, name: &'static str) -> Result<Self, HeaderError> {
+        Ok(ext.take(name).and_then(|v| T::parse_owned(v).ok()))
     }
     fn write(&self, ext: &mut ExtFields, name: &'static str) {
         if let Some(v) = self {
@@ -104,6 +125,13 @@ macro_rules! command_header {
                 #[allow(unused_imports)]
                 use $crate::protocol::header::HeaderField;
                 Ok(Self { $($field: <$ty as HeaderField>::read(ext, $key)?,)* })
+            }
+            fn take_ext_fields(
+                ext: &mut $crate::protocol::ext_fields::ExtFields,
+            ) -> Result<Self, $crate::error::HeaderError> {
+                #[allow(unused_imports)]
+                use $crate::protocol::header::HeaderField;
+                Ok(Self { $($field: <$ty as HeaderField>::take(ext, $key)?,)* })
             }
             fn to_ext_fields(&self) -> $crate::protocol::ext_fields::ExtFields {
                 #[allow(unused_imports)]
