@@ -39,7 +39,7 @@ fn counted() {
         return;
     }
     let every = SAMPLE_EVERY.load(Ordering::Relaxed);
-    if every == 0 || n % every != 0 {
+    if every == 0 || !n.is_multiple_of(every) {
         return;
     }
     IN_SAMPLE.with(|c| c.set(true));
@@ -185,7 +185,7 @@ async fn main() {
             *counts.entry(s.clone()).or_default() += 1;
         }
         let mut by: Vec<_> = counts.into_iter().collect();
-        by.sort_by(|a, b| b.1.cmp(&a.1));
+        by.sort_by_key(|s| std::cmp::Reverse(s.1));
         println!("broker allocation sites ({} samples):", sites.len());
         for (site, c) in by.iter().take(40) {
             println!("{c:6}  {site}");
