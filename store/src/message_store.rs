@@ -279,13 +279,21 @@ impl MessageStore {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(dispatch_handle);
 
-        // Finish dispatching what the ConsumeQueues miss before accepting puts.
+        // Finish dispatching what the ConsumeQueues miss before accepting puts. The re-dispatch
+        // reads the CommitLog through the mapping; its pages are released as it goes, as the
+        // resident service (not started yet) would.
+        let mut waits = 0u32;
         while dispatch::behind(&inner) > 0 {
             if let Some(t) = inner.dispatcher.get() {
                 t.unpark();
             }
             std::thread::sleep(Duration::from_millis(1));
+            waits = waits.wrapping_add(1);
+            if waits.is_multiple_of(50) {
+                crate::resident::release_commit_log(&inner);
+            }
         }
+        crate::resident::release_commit_log(&inner);
         store.rebuild_queue_offsets();
         flush::checkpoint_after_recovery(&inner, &inner.recovery)?;
 
