@@ -1,9 +1,9 @@
 //! Read-ahead for consumers catching up on old CommitLog data. A pull that ends in 4 MiB window
 //! `w` asks the kernel (`MADV_WILLNEED`) to start reading window `w + 1`, once per window, so
 //! the next pulls find it in the page cache instead of blocking a network thread on a major page
-//! fault, and drops this process's page-table entries for window `w - 1` (`MADV_DONTNEED`: the
-//! pages stay cached), so a consumer reading at 600 MB/s does not grow the broker's resident set
-//! between two passes of the resident service. Windows that are not fully written yet (a
+//! fault, and drops this process's page-table entries for the 64 MiB before window `w`
+//! (`MADV_DONTNEED`: the pages stay cached), so consumers reading at 600 MB/s or more do not grow
+//! the broker's resident set between two passes of the resident service. Windows that are not fully written yet (a
 //! consumer at the head) are never hinted: their pages are the ones just written, already cached.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -14,6 +14,9 @@ use crate::commit_log::CommitLog;
 /// WILLNEED at the device's read-ahead), and a multiple of every CommitLog file size in use, so
 /// a window never crosses a file.
 pub(crate) const WINDOW: i64 = 4 * 1024 * 1024;
+
+/// Windows behind the one being read whose mappings each hint drops (64 MiB).
+const RELEASE_BEHIND: i64 = 16;
 
 /// Windows remembered as hinted; consumers at more places than this at once may hint a window
 /// twice, which only costs a walk over cached pages.
@@ -56,14 +59,21 @@ impl ReadAhead {
         if let Err(e) = file.will_need(pos, len) {
             tracing::debug!(path = %file.path().display(), error = %e, "madvise(WILLNEED) failed");
         }
-        if next >= 2 {
-            let behind = (next - 2) * WINDOW;
-            if let Some((file, pos)) = commit_log.file_at(behind) {
-                let end = pos.saturating_add(WINDOW as u32).min(file.file_size());
-                if let Err(e) = file.release_pages(pos, end) {
-                    tracing::debug!(path = %file.path().display(), error = %e, "madvise(DONTNEED) failed");
-                }
+        // Everything from the window behind the reader back to `RELEASE_BEHIND` windows: the
+        // consumers of the other queues read the same stretch of the CommitLog a little later
+        // (tens of MiB apart while draining) and map it again; the next hint drops that too.
+        let mut off = (next - 1 - RELEASE_BEHIND).max(0) * WINDOW;
+        let end = (next - 1) * WINDOW;
+        while off < end {
+            let Some((file, pos)) = commit_log.file_at(off) else {
+                off = commit_log.roll_next_file(off); // a file already deleted
+                continue;
+            };
+            let to = (i64::from(pos) + (end - off)).min(i64::from(file.file_size())) as u32;
+            if let Err(e) = file.release_pages(pos, to) {
+                tracing::debug!(path = %file.path().display(), error = %e, "madvise(DONTNEED) failed");
             }
+            off += i64::from(to - pos).max(1);
         }
         true
     }
@@ -98,7 +108,7 @@ mod tests {
 
     /// A reader going through six windows hints each next window once, never one that is not
     /// fully written, and keeps only the last two windows it read mapped (each hint releases
-    /// the window two behind), where it would otherwise keep all six.
+    /// what lies behind the one being read), where it would otherwise keep all six.
     #[test]
     fn hints_ahead_and_releases_behind() {
         let dir = tempfile::tempdir().unwrap();
