@@ -482,14 +482,8 @@ impl MappedFile {
         if pos >= to {
             return Ok(());
         }
-        let opened;
-        let file = match file {
-            Some(f) => f,
-            None => {
-                opened = self.fs.open(&self.path, false)?;
-                &opened
-            }
-        };
+        let mut opened = None;
+        let file = self.given_or_opened(file, &mut opened)?;
         // Sized to what is read: most calls read a few KiB (the rest of one block).
         let mut buf = Vec::new();
         let mut zero_run = 0u32;
@@ -572,14 +566,8 @@ impl MappedFile {
             }
             return Ok(n);
         }
-        let opened;
-        let file = match file {
-            Some(f) => f,
-            None => {
-                opened = self.fs.open(&self.path, false)?;
-                &opened
-            }
-        };
+        let mut opened = None;
+        let file = self.given_or_opened(file, &mut opened)?;
         // A first read of one page (most queues of a big store hold a few units), then larger
         // ones; the buffer grows with the reads, so a short queue zeroes no 64 KiB buffer.
         let mut chunk = (OS_PAGE_SIZE / unit).max(1) * unit;
@@ -707,6 +695,18 @@ impl MappedFile {
             return Ok(());
         }
         self.sync_range(0, wrote as usize)
+    }
+
+    /// `file` if given, else this file opened by path into `slot`.
+    fn given_or_opened<'a>(
+        &self,
+        file: Option<&'a File>,
+        slot: &'a mut Option<File>,
+    ) -> io::Result<&'a File> {
+        match file {
+            Some(f) => Ok(f),
+            None => Ok(slot.insert(self.fs.open(&self.path, false)?)),
+        }
     }
 
     /// Opens this file read-write by its name inside `dir`, its directory.
@@ -865,7 +865,7 @@ pub fn map_region(fs: &dyn FileSystem, path: &Path, size: u64) -> io::Result<(Fi
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// Appended bytes become readable only after the append, and never past the wrote position.
@@ -953,7 +953,7 @@ mod tests {
     }
 
     /// Resident KiB of this process's mappings of `path` (/proc/self/smaps).
-    fn resident_kib(path: &Path) -> u64 {
+    pub(crate) fn resident_kib(path: &Path) -> u64 {
         let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
         let want = path.to_str().unwrap();
         let mut inside = false;

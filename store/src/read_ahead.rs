@@ -83,28 +83,8 @@ impl ReadAhead {
 mod tests {
     use super::*;
     use crate::config::StoreConfig;
+    use crate::mapped_file::tests::resident_kib;
     use crate::message::{encode_properties, MessageExtBrokerInner};
-
-    /// Resident KiB of this process's mappings of `path` (/proc/self/smaps).
-    fn resident_kib(path: &std::path::Path) -> u64 {
-        let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap();
-        let want = path.to_str().unwrap();
-        let (mut inside, mut kib) = (false, 0);
-        for line in smaps.lines() {
-            let first = line.split_whitespace().next().unwrap_or("");
-            if first.contains('-') && !first.ends_with(':') {
-                inside = line.ends_with(want);
-            } else if let Some(v) = line.strip_prefix("Rss:").filter(|_| inside) {
-                kib += v
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .unwrap();
-            }
-        }
-        kib
-    }
 
     /// A reader going through six windows hints each next window once, never one that is not
     /// fully written, and keeps only the last two windows it read mapped (each hint releases
